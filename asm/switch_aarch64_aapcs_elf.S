@@ -1,0 +1,105 @@
+/* weft context switch for AArch64, AAPCS64, ELF.
+ *
+ * void* weft_switch(void** save_sp, void* to_sp, void* arg)
+ * void* weft_make_context(void* stack_top, void (*entry)(void*))
+ * (see switch_x86_64_sysv_elf.S for the contract)
+ *
+ * Frame, from the saved stack pointer up (176 bytes, 16-aligned):
+ *   0: x19 x20  16: x21 x22  32: x23 x24  48: x25 x26  64: x27 x28
+ *   80: x29 x30  96: d8 d9  112: d10 d11  128: d12 d13  144: d14 d15
+ *   160: FPCR  168: unused
+ * FPCR is per fiber; it is written only when it differs, since a write can
+ * serialise the pipeline.
+ */
+    .text
+    .globl weft_switch
+    .type weft_switch, %function
+    .p2align 4
+weft_switch:
+    .cfi_startproc
+    sub sp, sp, #176
+    .cfi_def_cfa_offset 176
+    stp x19, x20, [sp, #0]
+    stp x21, x22, [sp, #16]
+    stp x23, x24, [sp, #32]
+    stp x25, x26, [sp, #48]
+    stp x27, x28, [sp, #64]
+    stp x29, x30, [sp, #80]
+    .cfi_offset x19, -176
+    .cfi_offset x20, -168
+    .cfi_offset x21, -160
+    .cfi_offset x22, -152
+    .cfi_offset x23, -144
+    .cfi_offset x24, -136
+    .cfi_offset x25, -128
+    .cfi_offset x26, -120
+    .cfi_offset x27, -112
+    .cfi_offset x28, -104
+    .cfi_offset x29, -96
+    .cfi_offset x30, -88
+    stp d8, d9, [sp, #96]
+    stp d10, d11, [sp, #112]
+    stp d12, d13, [sp, #128]
+    stp d14, d15, [sp, #144]
+    mrs x9, fpcr
+    str x9, [sp, #160]
+
+    mov x10, sp
+    str x10, [x0]
+    mov sp, x1
+
+    ldr x11, [sp, #160]
+    cmp x11, x9
+    b.eq 1f
+    msr fpcr, x11
+1:  ldp x19, x20, [sp, #0]
+    ldp x21, x22, [sp, #16]
+    ldp x23, x24, [sp, #32]
+    ldp x25, x26, [sp, #48]
+    ldp x27, x28, [sp, #64]
+    ldp x29, x30, [sp, #80]
+    ldp d8, d9, [sp, #96]
+    ldp d10, d11, [sp, #112]
+    ldp d12, d13, [sp, #128]
+    ldp d14, d15, [sp, #144]
+    add sp, sp, #176
+    .cfi_def_cfa_offset 0
+    mov x0, x2
+    ret
+    .cfi_endproc
+    .size weft_switch, .-weft_switch
+
+    .globl weft_make_context
+    .type weft_make_context, %function
+    .p2align 4
+weft_make_context:
+    .cfi_startproc
+    and x9, x0, #~15
+    sub x9, x9, #192            /* frame + 16 bytes of headroom above it */
+    mov x10, #176
+1:  subs x10, x10, #8           /* zero the frame: registers start defined */
+    str xzr, [x9, x10]
+    b.ne 1b
+    str x1, [x9, #0]            /* x19 = entry */
+    adrp x11, weft_trampoline
+    add x11, x11, :lo12:weft_trampoline
+    str x11, [x9, #88]          /* x30 = trampoline; x29 = 0 ends frame-pointer walks */
+    mrs x12, fpcr               /* a new fiber starts with its creator's FP environment */
+    str x12, [x9, #160]
+    mov x0, x9
+    ret
+    .cfi_endproc
+    .size weft_make_context, .-weft_make_context
+
+    .globl weft_trampoline
+    .type weft_trampoline, %function
+    .p2align 4
+weft_trampoline:
+    .cfi_startproc
+    .cfi_undefined x30          /* outermost frame of every fiber: unwinders stop here */
+    blr x19                     /* x0 already holds the arg returned by weft_switch */
+    brk #0x3e8                  /* entry functions never return */
+    .cfi_endproc
+    .size weft_trampoline, .-weft_trampoline
+
+    .section .note.GNU-stack,"",%progbits

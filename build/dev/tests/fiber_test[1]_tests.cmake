@@ -1,0 +1,1 @@
+set(  fiber_test_TESTS)

@@ -1,0 +1,1 @@
+set(  sched_test_TESTS)

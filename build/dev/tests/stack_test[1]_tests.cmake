@@ -1,0 +1,1 @@
+set(  stack_test_TESTS)

@@ -1,0 +1,50 @@
+// The running fiber: yield, sleep, identity.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "weft/fiber.hpp"
+
+namespace weft {
+
+// True when called on a fiber (not on a thread's own stack).
+bool in_fiber() noexcept;
+
+namespace detail {
+void sleep_until_steady_ns(std::int64_t steady_ns);
+}
+
+namespace this_fiber {
+
+// Lets every other ready fiber of this worker run once, then continues.
+// Fatal outside a fiber.
+void yield();
+
+fiber_id id() noexcept;             // 0 outside a fiber
+std::string_view name() noexcept;   // empty outside a fiber or when unnamed
+
+// Parks the fiber until the time point; other fibers run meanwhile. A time
+// already passed yields once. Fatal outside a fiber.
+template <class Clock, class Duration>
+void sleep_until(const std::chrono::time_point<Clock, Duration>& tp) {
+    using steady = std::chrono::steady_clock;
+    steady::time_point target;
+    if constexpr (std::is_same_v<Clock, steady>) {
+        target = std::chrono::time_point_cast<steady::duration>(tp);
+    } else {
+        target = steady::now() + std::chrono::duration_cast<steady::duration>(tp - Clock::now());
+    }
+    detail::sleep_until_steady_ns(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(target.time_since_epoch()).count());
+}
+
+template <class Rep, class Period>
+void sleep_for(const std::chrono::duration<Rep, Period>& d) {
+    using steady = std::chrono::steady_clock;
+    sleep_until(steady::now() + std::chrono::duration_cast<steady::duration>(d));
+}
+
+}  // namespace this_fiber
+}  // namespace weft

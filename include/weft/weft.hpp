@@ -1,0 +1,7 @@
+// weft: stackful fibers for C++. This umbrella header includes the whole public API.
+#pragma once
+
+#include "weft/fiber.hpp"
+#include "weft/fiber_local.hpp"
+#include "weft/run.hpp"
+#include "weft/this_fiber.hpp"

@@ -1,0 +1,64 @@
+// The fiber control block. It lives at the top of the fiber's own stack, so
+// creating a fiber is one pool pop and no heap allocation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <vector>
+
+#include "context/annotate.hpp"
+#include "stack/stack_pool.hpp"
+#include "weft/fiber.hpp"
+
+namespace weft::detail {
+
+class worker;
+
+enum class fiber_state : std::uint8_t {
+    ready,     // in a run queue
+    running,
+    blocked,   // parked until another fiber wakes it (join, later: mutex, channel, I/O)
+    sleeping,  // parked on a timer
+    finished,  // fn returned or threw; waiting to be joined
+};
+const char* to_string(fiber_state s) noexcept;
+
+struct fls_entry {
+    void* value = nullptr;
+    void (*destroy)(void*) noexcept = nullptr;
+};
+using fls_table = std::vector<fls_entry>;
+
+struct fiber {
+    void* sp = nullptr;       // saved stack pointer while suspended
+    fiber* next = nullptr;    // run-queue link
+    fiber* all_prev = nullptr;  // the worker's list of live fibers, for dumps
+    fiber* all_next = nullptr;
+    worker* owner = nullptr;
+    fiber_state state = fiber_state::ready;
+    bool detached = false;
+    fiber* joiner = nullptr;
+    fiber_id id = 0;
+    const fiber_fn* fn = nullptr;
+    void* fn_storage = nullptr;
+    std::exception_ptr error;
+    fls_table* fls = nullptr;
+    const char* wait_reason = "";  // what a parked fiber waits on, for dumps
+    stack stk;                     // empty for a thread's own stack
+    context_annotations annot;
+    char name[32] = {};
+};
+
+// Builds a control block at the top of `s`, with room below it for a callable
+// of fn_size/fn_align bytes, and a fresh context entering `entry` below that.
+// Returns nullptr when the callable would not leave enough stack.
+fiber* fiber_create(const stack& s, std::string_view name, std::size_t fn_size,
+                    std::size_t fn_align, void (*entry)(void*));
+
+// Destroys fiber-local values of f (runs on f itself, before it ends).
+void fls_destroy_all(fiber* f) noexcept;
+
+fiber_id next_fiber_id() noexcept;
+
+}  // namespace weft::detail

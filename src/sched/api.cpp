@@ -1,0 +1,106 @@
+// The public fiber API (spawn, handles, this_fiber, run) on top of the worker.
+#include <system_error>
+
+#include "common/assert.hpp"
+#include "sched/worker.hpp"
+#include "weft/run.hpp"
+#include "weft/this_fiber.hpp"
+
+namespace weft {
+namespace detail {
+
+namespace {
+worker& require_worker(const char* what) {
+    worker* w = worker::current();
+    if (!w) fatal("weft: misuse: %s called outside weft::run", what);
+    return *w;
+}
+}  // namespace
+
+fiber* fiber_allocate(const spawn_options& opts, std::size_t fn_size, std::size_t fn_align,
+                      void** fn_storage) {
+    fiber* f = require_worker("weft::spawn").allocate(opts, fn_size, fn_align);
+    *fn_storage = f->fn_storage;
+    return f;
+}
+
+void fiber_abandon(fiber* f) noexcept { f->owner->abandon(f); }
+
+void fiber_start(fiber* f, const fiber_fn* fn) noexcept {
+    f->fn = fn;
+    f->owner->start(f);
+}
+
+void sleep_until_steady_ns(std::int64_t steady_ns) {
+    require_worker("weft::this_fiber::sleep_for/sleep_until").sleep_until(steady_ns);
+}
+
+run_scope::run_scope() { new worker(); }
+
+run_scope::~run_scope() { delete worker::current(); }
+
+void run_scope::loop() { worker::current()->loop(); }
+
+}  // namespace detail
+
+fiber_handle& fiber_handle::operator=(fiber_handle&& o) noexcept {
+    if (this != &o) {
+        if (f_)
+            detail::fatal("weft: misuse: a joinable fiber handle (fiber '%s' #%llu) was overwritten; "
+                          "join() or detach() it first",
+                          f_->name, static_cast<unsigned long long>(f_->id));
+        f_ = std::exchange(o.f_, nullptr);
+    }
+    return *this;
+}
+
+fiber_handle::~fiber_handle() {
+    if (f_)
+        detail::fatal("weft: misuse: fiber handle destroyed while joinable (fiber '%s' #%llu); "
+                      "join() or detach() it first",
+                      f_->name, static_cast<unsigned long long>(f_->id));
+}
+
+void fiber_handle::join() {
+    if (!f_)
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                "weft: join on a fiber handle that is not joinable "
+                                "(already joined, detached, or empty)");
+    detail::worker* w = detail::worker::current();
+    if (w && w->running() == f_)
+        throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
+                                "weft: a fiber cannot join itself");
+    detail::fiber* f = std::exchange(f_, nullptr);
+    f->owner->join(f);
+}
+
+void fiber_handle::detach() {
+    if (!f_)
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                "weft: detach on a fiber handle that is not joinable "
+                                "(already joined, detached, or empty)");
+    detail::fiber* f = std::exchange(f_, nullptr);
+    f->owner->detach(f);
+}
+
+fiber_id fiber_handle::id() const noexcept { return f_ ? f_->id : 0; }
+
+std::string_view fiber_handle::name() const noexcept { return f_ ? f_->name : ""; }
+
+bool in_fiber() noexcept {
+    detail::worker* w = detail::worker::current();
+    return w && w->on_fiber();
+}
+
+namespace this_fiber {
+
+void yield() { detail::require_worker("weft::this_fiber::yield").yield(); }
+
+fiber_id id() noexcept { return in_fiber() ? detail::worker::current()->running()->id : 0; }
+
+std::string_view name() noexcept {
+    return in_fiber() ? detail::worker::current()->running()->name : "";
+}
+
+}  // namespace this_fiber
+}  // namespace weft

@@ -1,0 +1,134 @@
+// Slab-backed stack pool. One mmap holds many stacks, each with a guard page
+// below it; pages are committed only when a fiber touches them.
+#include "stack/stack_pool.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+namespace weft::detail {
+
+namespace {
+#ifndef MADV_GUARD_INSTALL
+constexpr int MADV_GUARD_INSTALL = 102;
+#endif
+constexpr std::size_t max_slab_stacks = 1024;
+
+bool install_guard(void* p, std::size_t len, guard_kind k) noexcept {
+    if (k == guard_kind::madvise_guard) return ::madvise(p, len, MADV_GUARD_INSTALL) == 0;
+    return ::mprotect(p, len, PROT_NONE) == 0;
+}
+}  // namespace
+
+std::size_t page_size() noexcept {
+    static const std::size_t ps = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    return ps;
+}
+
+guard_kind probe_guard_kind() noexcept {
+    static const guard_kind kind = [] {
+        const std::size_t ps = page_size();
+        void* p = ::mmap(nullptr, 2 * ps, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return guard_kind::mprotect;
+        const bool ok = ::madvise(p, ps, MADV_GUARD_INSTALL) == 0;
+        ::munmap(p, 2 * ps);
+        return ok ? guard_kind::madvise_guard : guard_kind::mprotect;
+    }();
+    return kind;
+}
+
+const char* guard_kind_name(guard_kind k) noexcept {
+    return k == guard_kind::madvise_guard ? "MADV_GUARD_INSTALL" : "mprotect";
+}
+
+stack_pool::stack_pool(std::size_t high_water)
+    : high_water_(high_water), guard_(page_size()), kind_(probe_guard_kind()) {}
+
+stack_pool::~stack_pool() {
+    for (const slab& s : slabs_) ::munmap(s.base, s.bytes);
+}
+
+std::size_t stack_pool::rounded_size(std::size_t request) noexcept {
+    const std::size_t ps = page_size();
+    std::size_t s = std::max(request, min_stack_size);
+    return (s + ps - 1) / ps * ps;
+}
+
+const stack_pool::size_class* stack_pool::find_class(std::size_t size) const noexcept {
+    for (const size_class& c : classes_)
+        if (c.size == size) return &c;
+    return nullptr;
+}
+
+stack_pool::size_class& stack_pool::class_for(std::size_t size) {
+    if (auto* c = find_class(size)) return const_cast<size_class&>(*c);
+    classes_.push_back(size_class{size, {}, {}, 16});
+    return classes_.back();
+}
+
+void stack_pool::grow(size_class& c) {
+    const std::size_t stride = c.size + guard_;
+    const std::size_t n = c.next_slab;
+    const std::size_t bytes = n * stride;
+    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED)
+        throw std::system_error(errno, std::generic_category(), "weft: cannot map fiber stacks");
+    char* b = static_cast<char*>(base);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!install_guard(b + i * stride, guard_, kind_)) {
+            const int err = errno;
+            ::munmap(base, bytes);
+            throw std::system_error(err, std::generic_category(),
+                                    "weft: cannot install a stack guard page");
+        }
+    }
+    slabs_.push_back(slab{base, bytes});
+    c.cold.reserve(c.cold.size() + n);
+    // Highest address last: stacks are handed out from the top of the slab down.
+    for (std::size_t i = 0; i < n; ++i) c.cold.push_back(b + i * stride + guard_);
+    c.next_slab = std::min(n * 2, max_slab_stacks);
+}
+
+stack stack_pool::acquire(std::size_t request) {
+    const std::size_t size = rounded_size(request);
+    size_class& c = class_for(size);
+    char* lo;
+    if (!c.hot.empty()) {
+        lo = c.hot.back();
+        c.hot.pop_back();
+    } else {
+        if (c.cold.empty()) grow(c);
+        lo = c.cold.back();
+        c.cold.pop_back();
+    }
+    return stack{lo, size};
+}
+
+void stack_pool::release(const stack& s) noexcept {
+    auto* cp = find_class(s.size);
+    if (cp == nullptr) return;
+    auto& c = const_cast<size_class&>(*cp);
+    if (c.hot.size() < high_water_) {
+        c.hot.push_back(s.lo);
+        return;
+    }
+    ::madvise(s.lo, s.size, MADV_DONTNEED);
+    c.cold.push_back(s.lo);
+}
+
+std::size_t stack_pool::idle_stacks(std::size_t size) const noexcept {
+    const size_class* c = find_class(rounded_size(size));
+    return c ? c->hot.size() + c->cold.size() : 0;
+}
+
+std::size_t stack_pool::resident_idle_stacks(std::size_t size) const noexcept {
+    const size_class* c = find_class(rounded_size(size));
+    return c ? c->hot.size() : 0;
+}
+
+}  // namespace weft::detail

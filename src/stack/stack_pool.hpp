@@ -1,0 +1,72 @@
+// Fiber stacks: carved from large mmap slabs, guarded, lazily committed, pooled per worker.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace weft::detail {
+
+// A usable stack range [lo, lo + size); the guard lies just below lo.
+struct stack {
+    char* lo = nullptr;
+    std::size_t size = 0;
+    char* top() const noexcept { return lo + size; }
+};
+
+enum class guard_kind {
+    madvise_guard,  // MADV_GUARD_INSTALL (Linux >= 6.13): no VMA split, so slabs stay one mapping
+    mprotect,       // PROT_NONE page: splits the mapping, two VMAs per stack
+};
+
+// Probed once per process: does this kernel accept MADV_GUARD_INSTALL?
+guard_kind probe_guard_kind() noexcept;
+const char* guard_kind_name(guard_kind) noexcept;
+
+std::size_t page_size() noexcept;
+
+class stack_pool {
+public:
+    // Beyond `high_water` idle stacks of one size, released stacks give their
+    // memory back to the kernel (MADV_DONTNEED) before they are pooled.
+    explicit stack_pool(std::size_t high_water = 256);
+    ~stack_pool();
+    stack_pool(const stack_pool&) = delete;
+    stack_pool& operator=(const stack_pool&) = delete;
+
+    // Throws std::system_error (ENOMEM or the mmap errno) when no memory can be mapped.
+    stack acquire(std::size_t size);
+    void release(const stack& s) noexcept;
+
+    // Usable size actually given for a request: page-rounded, at least min_stack_size.
+    static std::size_t rounded_size(std::size_t request) noexcept;
+    static constexpr std::size_t min_stack_size = 16 * 1024;
+
+    std::size_t guard_size() const noexcept { return guard_; }
+    guard_kind guard() const noexcept { return kind_; }
+    std::size_t slab_count() const noexcept { return slabs_.size(); }
+    std::size_t idle_stacks(std::size_t size) const noexcept;
+    std::size_t resident_idle_stacks(std::size_t size) const noexcept;
+
+private:
+    struct size_class {
+        std::size_t size;
+        std::vector<char*> hot;   // released recently, pages likely resident
+        std::vector<char*> cold;  // never touched or already given back
+        std::size_t next_slab = 16;
+    };
+    size_class& class_for(std::size_t size);
+    const size_class* find_class(std::size_t size) const noexcept;
+    void grow(size_class& c);
+
+    std::size_t high_water_;
+    std::size_t guard_;
+    guard_kind kind_;
+    std::vector<size_class> classes_;
+    struct slab {
+        void* base;
+        std::size_t bytes;
+    };
+    std::vector<slab> slabs_;
+};
+
+}  // namespace weft::detail
