@@ -1,1 +1,0 @@
-set(  fiber_test_TESTS)

@@ -1,1 +1,0 @@
-set(  sched_test_TESTS)

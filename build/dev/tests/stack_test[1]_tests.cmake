@@ -1,1 +1,0 @@
-set(  stack_test_TESTS)
