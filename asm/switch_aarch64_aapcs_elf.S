@@ -41,6 +41,14 @@ weft_switch:
     stp d10, d11, [sp, #112]
     stp d12, d13, [sp, #128]
     stp d14, d15, [sp, #144]
+    .cfi_offset d8, -80
+    .cfi_offset d9, -72
+    .cfi_offset d10, -64
+    .cfi_offset d11, -56
+    .cfi_offset d12, -48
+    .cfi_offset d13, -40
+    .cfi_offset d14, -32
+    .cfi_offset d15, -24
     mrs x9, fpcr
     str x9, [sp, #160]
 
@@ -62,6 +70,12 @@ weft_switch:
     ldp d10, d11, [sp, #112]
     ldp d12, d13, [sp, #128]
     ldp d14, d15, [sp, #144]
+    .irp r,19,20,21,22,23,24,25,26,27,28,29,30
+    .cfi_restore x\r
+    .endr
+    .irp r,8,9,10,11,12,13,14,15
+    .cfi_restore d\r
+    .endr
     add sp, sp, #176
     .cfi_def_cfa_offset 0
     mov x0, x2
@@ -94,9 +108,10 @@ weft_make_context:
     .globl weft_trampoline
     .type weft_trampoline, %function
     .p2align 4
-weft_trampoline:
     .cfi_startproc
     .cfi_undefined x30          /* outermost frame of every fiber: unwinders stop here */
+    nop                         /* an unwinder looks up address-1: keep it inside this CFI */
+weft_trampoline:
     blr x19                     /* x0 already holds the arg returned by weft_switch */
     brk #0x3e8                  /* entry functions never return */
     .cfi_endproc

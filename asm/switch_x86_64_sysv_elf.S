@@ -11,9 +11,8 @@
  * Frame, from the saved stack pointer up:
  *   0: MXCSR (4)  4: x87 control word (2)  8: unused
  *   16: r15  24: r14  32: r13  40: r12  48: rbx  56: rbp  64: return address
- * MXCSR and the x87 control word are reloaded only when they differ from the
- * outgoing context's: both loads are microcoded and dominate an otherwise
- * cheap switch, and nearly every fiber runs with the same FP environment.
+ * MXCSR and the x87 control word are always reloaded: measured, comparing
+ * first to skip the loads was no faster (the compare waits on the store).
  */
     .text
     .globl weft_switch
@@ -44,19 +43,12 @@ weft_switch:
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
 
-    movq %rsp, %r8
     movq %rsp, (%rdi)
     movq %rsi, %rsp
     /* From here the CFI above describes the incoming context's frame, which
      * has the same layout, so unwinding stays correct across the switch. */
-
-    movl (%rsp), %ecx
-    cmpl %ecx, (%r8)
-    jne 1f
-2:  movzwl 4(%rsp), %ecx
-    cmpw %cx, 4(%r8)
-    jne 3f
-4:  .cfi_remember_state
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
     addq $16, %rsp
     .cfi_adjust_cfa_offset -16
     popq %r15
@@ -77,13 +69,13 @@ weft_switch:
     popq %rbp
     .cfi_adjust_cfa_offset -8
     .cfi_restore rbp
+    /* jmp, not ret: the return-stack predictor holds the outgoing context's
+     * return address, so a ret would mispredict on every switch. */
+    popq %r8
+    .cfi_adjust_cfa_offset -8
+    .cfi_register rip, r8
     movq %rdx, %rax
-    ret
-    .cfi_restore_state
-1:  ldmxcsr (%rsp)
-    jmp 2b
-3:  fldcw 4(%rsp)
-    jmp 4b
+    jmpq *%r8
     .cfi_endproc
     .size weft_switch, .-weft_switch
 
@@ -94,7 +86,9 @@ weft_make_context:
     .cfi_startproc
     movq %rdi, %rax
     andq $-16, %rax
-    subq $88, %rax              /* sp = 8 mod 16: after `ret` pops 72 bytes, rsp is 16-aligned */
+    subq $88, %rax              /* sp = 8 mod 16: after the switch pops 72 bytes, rsp is 16-aligned */
+    movq $0, (%rax)
+    movq $0, 8(%rax)
     stmxcsr (%rax)              /* a new fiber starts with its creator's FP environment */
     fnstcw 4(%rax)
     movq $0, 16(%rax)           /* r15 */
@@ -113,9 +107,10 @@ weft_make_context:
     .globl weft_trampoline
     .type weft_trampoline, @function
     .align 16
-weft_trampoline:
     .cfi_startproc
     .cfi_undefined rip          /* outermost frame of every fiber: unwinders stop here */
+    nop                         /* an unwinder looks up address-1: keep it inside this CFI */
+weft_trampoline:
     movq %rax, %rdi
     callq *%r12
     ud2                         /* entry functions never return */

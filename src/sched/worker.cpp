@@ -128,6 +128,8 @@ void worker::fiber_entry(void* from) {
 void worker::exit_current() noexcept {
     fiber* self = current_;
     zombie_ = self;
+    // Wake the joiner now so it runs next, instead of detouring through the idle loop.
+    if (self->joiner && !self->detached) schedule(self->joiner);
     switch_to(next_runnable(), /*exiting=*/true);
     __builtin_unreachable();
 }
@@ -153,8 +155,6 @@ void worker::retire(fiber* f) noexcept {
                   static_cast<unsigned long long>(f->id), what.c_str());
         }
         release(f);
-    } else if (f->joiner) {
-        schedule(f->joiner);
     }
 }
 
@@ -223,6 +223,7 @@ void worker::loop() {
             switch_to(f);
             continue;
         }
+        stacks_.trim();  // idle: a good moment for the syscalls that give memory back
         if (timer_node* t = timers_.top()) {
             timespec ts{static_cast<time_t>(t->deadline_ns / 1'000'000'000),
                         static_cast<long>(t->deadline_ns % 1'000'000'000)};

@@ -2,7 +2,11 @@
 // below it; pages are committed only when a fiber touches them.
 #include "stack/stack_pool.hpp"
 
+#include "common/assert.hpp"
+
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +24,48 @@ constexpr std::size_t max_slab_stacks = 1024;
 bool install_guard(void* p, std::size_t len, guard_kind k) noexcept {
     if (k == guard_kind::madvise_guard) return ::madvise(p, len, MADV_GUARD_INSTALL) == 0;
     return ::mprotect(p, len, PROT_NONE) == 0;
+}
+
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+// A pidfd for this process, reopened after fork: a child must never advise its parent.
+int self_pidfd() noexcept {
+    static int fd = -1;
+    static pid_t owner = 0;
+    const pid_t pid = ::getpid();
+    if (owner != pid) {
+        fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+        owner = pid;
+    }
+    return fd;
+}
+#endif
+
+// Installs guards on n ranges of len bytes, `stride` apart. Page-table work per
+// guard is small; a syscall per guard is not, so batch them through
+// process_madvise where the kernel accepts any advice for the calling process (>= 6.13).
+bool install_guards(char* first, std::size_t n, std::size_t stride, std::size_t len,
+                    guard_kind k) noexcept {
+    std::size_t i = 0;
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+    static bool batch_ok = true;
+    if (k == guard_kind::madvise_guard && batch_ok) {
+        const int pidfd = self_pidfd();
+        iovec iov[256];
+        while (batch_ok && pidfd >= 0 && i < n) {
+            const std::size_t m = std::min<std::size_t>(n - i, 256);
+            for (std::size_t j = 0; j < m; ++j) iov[j] = iovec{first + (i + j) * stride, len};
+            const long done = ::syscall(SYS_process_madvise, pidfd, iov, m, MADV_GUARD_INSTALL, 0);
+            if (done != static_cast<long>(m * len)) {
+                batch_ok = false;  // older kernel or partial: finish one by one
+                break;
+            }
+            i += m;
+        }
+    }
+#endif
+    for (; i < n; ++i)
+        if (!install_guard(first + i * stride, len, k)) return false;
+    return true;
 }
 }  // namespace
 
@@ -79,13 +125,11 @@ void stack_pool::grow(size_class& c) {
     if (base == MAP_FAILED)
         throw std::system_error(errno, std::generic_category(), "weft: cannot map fiber stacks");
     char* b = static_cast<char*>(base);
-    for (std::size_t i = 0; i < n; ++i) {
-        if (!install_guard(b + i * stride, guard_, kind_)) {
-            const int err = errno;
-            ::munmap(base, bytes);
-            throw std::system_error(err, std::generic_category(),
-                                    "weft: cannot install a stack guard page");
-        }
+    if (!install_guards(b, n, stride, guard_, kind_)) {
+        const int err = errno;
+        ::munmap(base, bytes);
+        throw std::system_error(err, std::generic_category(),
+                                "weft: cannot install a stack guard page");
     }
     slabs_.push_back(slab{base, bytes});
     c.cold.reserve(c.cold.size() + n);
@@ -95,6 +139,9 @@ void stack_pool::grow(size_class& c) {
 }
 
 stack stack_pool::acquire(std::size_t request) {
+    if (request > max_stack_size)
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                "weft: fiber stack size too large");
     const std::size_t size = rounded_size(request);
     size_class& c = class_for(size);
     char* lo;
@@ -111,14 +158,28 @@ stack stack_pool::acquire(std::size_t request) {
 
 void stack_pool::release(const stack& s) noexcept {
     auto* cp = find_class(s.size);
-    if (cp == nullptr) return;
-    auto& c = const_cast<size_class&>(*cp);
-    if (c.hot.size() < high_water_) {
-        c.hot.push_back(s.lo);
-        return;
+    WEFT_ASSERT(cp != nullptr, "released stack belongs to this pool");
+    const_cast<size_class&>(*cp).hot.push_back(s.lo);
+}
+
+void stack_pool::trim() noexcept {
+    for (size_class& c : classes_) {
+        if (c.hot.size() <= high_water_) continue;
+        // hot is LIFO: its front holds the stacks idle the longest.
+        const std::size_t excess = c.hot.size() - high_water_;
+        std::vector<char*> out(c.hot.begin(), c.hot.begin() + static_cast<std::ptrdiff_t>(excess));
+        c.hot.erase(c.hot.begin(), c.hot.begin() + static_cast<std::ptrdiff_t>(excess));
+        std::sort(out.begin(), out.end());
+        const std::size_t stride = c.size + guard_;
+        // Guards inside a run stay guards: MADV_DONTNEED keeps guard markers and PROT_NONE.
+        for (std::size_t i = 0; i < out.size();) {
+            std::size_t j = i + 1;
+            while (j < out.size() && out[j] == out[j - 1] + stride) ++j;
+            ::madvise(out[i], (out[j - 1] - out[i]) + c.size, MADV_DONTNEED);
+            i = j;
+        }
+        c.cold.insert(c.cold.end(), out.begin(), out.end());
     }
-    ::madvise(s.lo, s.size, MADV_DONTNEED);
-    c.cold.push_back(s.lo);
 }
 
 std::size_t stack_pool::idle_stacks(std::size_t size) const noexcept {

@@ -26,8 +26,8 @@ std::size_t page_size() noexcept;
 
 class stack_pool {
 public:
-    // Beyond `high_water` idle stacks of one size, released stacks give their
-    // memory back to the kernel (MADV_DONTNEED) before they are pooled.
+    // Idle stacks of one size beyond `high_water` give their memory back to
+    // the kernel when trim() runs (the worker calls it when it goes idle).
     explicit stack_pool(std::size_t high_water = 256);
     ~stack_pool();
     stack_pool(const stack_pool&) = delete;
@@ -35,11 +35,16 @@ public:
 
     // Throws std::system_error (ENOMEM or the mmap errno) when no memory can be mapped.
     stack acquire(std::size_t size);
-    void release(const stack& s) noexcept;
+    void release(const stack& s) noexcept;  // no syscall: stays resident until trim()
+    // Returns the memory of idle stacks beyond the high-water mark, the least
+    // recently used first, one madvise per run of adjacent stacks: each call
+    // is a TLB flush, too costly per fiber on the release path.
+    void trim() noexcept;
 
     // Usable size actually given for a request: page-rounded, at least min_stack_size.
     static std::size_t rounded_size(std::size_t request) noexcept;
     static constexpr std::size_t min_stack_size = 16 * 1024;
+    static constexpr std::size_t max_stack_size = std::size_t{1} << 36;  // 64 GiB
 
     std::size_t guard_size() const noexcept { return guard_; }
     guard_kind guard() const noexcept { return kind_; }
