@@ -44,7 +44,7 @@ fiber* fiber_create(const stack& s, std::string_view name, std::size_t fn_size,
     f->stk = s;
     f->fn_storage = reinterpret_cast<void*>(storage);
     const std::size_t n = std::min(name.size(), sizeof(f->name) - 1);
-    std::memcpy(f->name, name.data(), n);
+    if (n > 0) std::memcpy(f->name, name.data(), n);
     f->name[n] = '\0';
     f->id = next_fiber_id();
     const std::size_t usable = storage - reinterpret_cast<std::uintptr_t>(s.lo);

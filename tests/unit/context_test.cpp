@@ -34,10 +34,12 @@ struct raw_context {
     explicit raw_context(std::size_t size = 256 * 1024) : size(size) {
         mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (mem == MAP_FAILED) throw std::runtime_error("mmap");
-        annot.stack_bottom = mem;
-        annot.stack_size = size;
+        annotate_create(annot, mem, size);
     }
-    ~raw_context() { ::munmap(mem, size); }
+    ~raw_context() {
+        annotate_destroy(annot);
+        ::munmap(mem, size);
+    }
     void start(context_entry entry) { sp = make_context(static_cast<char*>(mem) + size, size, entry); }
 
     void* mem;
@@ -49,7 +51,12 @@ struct raw_context {
 // The thread's own stack: only its sp slot and annotations are used; ASan
 // reports its bounds on the first switch away from it.
 struct main_context : raw_context {
-    main_context() : raw_context(16) { annot = {}; }
+    main_context() : raw_context(16) {
+        annotate_destroy(annot);
+        annot = {};
+        annotate_thread(annot);
+    }
+    ~main_context() { annot = {}; }  // the thread's own context is not ours to destroy
 } main_ctx;
 
 void* jump(raw_context& from, raw_context& to, void* arg) {

@@ -10,6 +10,7 @@
 #include <system_error>
 #include <vector>
 
+#include "context/annotate.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -327,6 +328,8 @@ TEST(FpControl, EachFiberKeepsItsRoundingMode) {
 TEST(Stress, ThousandsOfFibersYieldingInRandomOrder) {
 #if WEFT_STRESS_LARGE
     constexpr int n = 100000;
+#elif WEFT_ASAN || WEFT_TSAN
+    constexpr int n = 1000;  // sanitizers make each switch ~100x slower
 #else
     constexpr int n = 5000;
 #endif

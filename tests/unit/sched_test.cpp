@@ -72,16 +72,19 @@ TEST(Sleep, ThousandsOfSleepersWakeInDeadlineOrder) {
     std::mt19937 rng(11);
     for (auto& o : offsets_us) o = rng() % 100000;
     std::chrono::steady_clock::time_point base;  // outlives main: the sleepers are detached
+    int started = 0;
     weft::run([&] {
         for (int i = 0; i < n; ++i)
             weft::spawn([&, i] {
+                // Gate: the last fiber to start sets the base, so no deadline
+                // can pass before its sleeper has had the chance to sleep.
+                if (++started == n) base = std::chrono::steady_clock::now() + 100ms;
+                for (int spins = 0; started < n && spins < 1'000'000; ++spins) weft::this_fiber::yield();
                 deadlines[i] = base + std::chrono::microseconds(offsets_us[i]);
                 weft::this_fiber::sleep_until(deadlines[i]);
                 EXPECT_GE(std::chrono::steady_clock::now(), deadlines[i]);
                 order.push_back(i);
             }, {.stack_size = 16 * 1024}).detach();
-        // Set once every fiber exists, before any runs: no deadline can pass before its sleep starts.
-        base = std::chrono::steady_clock::now() + 100ms;
     });
     ASSERT_EQ(order.size(), static_cast<std::size_t>(n));
     for (int i = 1; i < n; ++i)

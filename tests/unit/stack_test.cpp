@@ -10,6 +10,7 @@
 #include <string>
 #include <system_error>
 
+#include "context/annotate.hpp"
 #include "stack/stack_pool.hpp"
 
 namespace {
@@ -79,7 +80,7 @@ TEST(StackPool, GuardsDoNotSplitMappingsWhenTheKernelHasGuardInstall) {
     const std::size_t before = count_mappings();
     std::vector<stack> stacks;
     for (int i = 0; i < 1000; ++i) stacks.push_back(pool.acquire(64 * 1024));
-    EXPECT_LE(count_mappings() - before, 20u);  // ~7 slabs, not 2000 mappings
+    EXPECT_LE(count_mappings() - before, 60u);  // ~7 slabs (and a sanitizer's own), not 2000 mappings
     for (auto& s : stacks) pool.release(s);
 }
 
@@ -173,6 +174,9 @@ TEST(StackPoolDeathTest, GuardPageBelowEachStackFaults) {
 }
 
 TEST(StackPool, MapFailureIsAnErrorNotACrash) {
+#if WEFT_ASAN || WEFT_TSAN
+    GTEST_SKIP() << "sanitizer shadow memory needs more address space than RLIMIT_AS would leave";
+#endif
     EXPECT_EXIT(acquire_beyond_rlimit_as(), ::testing::ExitedWithCode(0), "");
 }
 
