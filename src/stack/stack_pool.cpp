@@ -80,7 +80,15 @@ guard_kind probe_guard_kind() noexcept {
         void* p = ::mmap(nullptr, 2 * ps, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) return guard_kind::mprotect;
-        const bool ok = ::madvise(p, ps, MADV_GUARD_INSTALL) == 0;
+        bool ok = ::madvise(p, ps, MADV_GUARD_INSTALL) == 0;
+        // Some layers (emulators, older seccomp filters) accept unknown advice
+        // and do nothing. A real guard makes the kernel's own copy fail with EFAULT.
+        int fds[2];
+        if (ok && ::pipe(fds) == 0) {
+            ok = ::write(fds[1], p, 1) < 0 && errno == EFAULT;
+            ::close(fds[0]);
+            ::close(fds[1]);
+        }
         ::munmap(p, 2 * ps);
         return ok ? guard_kind::madvise_guard : guard_kind::mprotect;
     }();
