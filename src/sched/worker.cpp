@@ -16,8 +16,9 @@
 
 namespace weft::detail {
 
+thread_local worker* this_worker __attribute__((tls_model("initial-exec"))) = nullptr;
+
 namespace {
-thread_local worker* this_worker = nullptr;
 // Timers are checked on the fiber-to-fiber path once per this many switches,
 // so busy fibers cannot delay a due sleeper for long.
 constexpr unsigned timer_check_interval = 64;
@@ -28,8 +29,6 @@ std::int64_t steady_now_ns() noexcept {
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
-
-worker* worker::current() noexcept { return this_worker; }
 
 worker::worker() {
     if (this_worker)

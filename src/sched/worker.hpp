@@ -15,6 +15,11 @@ namespace weft::detail {
 
 std::int64_t steady_now_ns() noexcept;
 
+class worker;
+// initial-exec: libweft.a is built PIC, and the default TLS model for PIC
+// would make every access to this a call to __tls_get_addr on the switch path.
+extern thread_local worker* this_worker __attribute__((tls_model("initial-exec")));
+
 class worker {
 public:
     worker();
@@ -23,7 +28,7 @@ public:
     worker& operator=(const worker&) = delete;
 
     // The calling thread's worker, or nullptr outside weft::run.
-    static worker* current() noexcept;
+    static worker* current() noexcept { return this_worker; }
 
     fiber* running() const noexcept { return current_; }
     bool on_fiber() const noexcept { return current_ != &main_; }

@@ -1,0 +1,80 @@
+// A first weft program: named fibers that sleep and wake in deadline order,
+// two fibers passing a baton with yield, and ten thousand parked fibers.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <weft/weft.hpp>
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+static long rss_kib() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return 0;
+}
+
+int main() {
+    int failures = 0;
+    weft::run([&] {
+        // 1. Sleepers: spawned in reverse, they wake in deadline order.
+        std::vector<std::string> woke;
+        std::vector<weft::fiber_handle> sleepers;
+        const auto t0 = clock_type::now();
+        for (int i = 4; i >= 0; --i) {
+            std::string name = "sleeper-" + std::to_string(i);
+            sleepers.push_back(weft::spawn(
+                [&woke, i, t0] {
+                    weft::this_fiber::sleep_until(t0 + (i + 1) * 10ms);
+                    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0);
+                    std::printf("  fiber '%s' #%llu woke after %lld ms\n", std::string(weft::this_fiber::name()).c_str(),
+                                static_cast<unsigned long long>(weft::this_fiber::id()),
+                                static_cast<long long>(ms.count()));
+                    woke.emplace_back(weft::this_fiber::name());
+                },
+                {.name = name}));
+        }
+        for (auto& h : sleepers) h.join();
+        for (int i = 0; i < 5; ++i)
+            if (woke[i] != "sleeper-" + std::to_string(i)) ++failures;
+
+        // 2. Two fibers hand a baton back and forth by yielding.
+        constexpr long rounds = 1'000'000;
+        long baton = 0;
+        const auto s0 = clock_type::now();
+        auto ping = weft::spawn([&] {
+            for (long i = 0; i < rounds; ++i) {
+                if (baton % 2 != 0) ++failures;
+                ++baton;
+                weft::this_fiber::yield();
+            }
+        });
+        auto pong = weft::spawn([&] {
+            for (long i = 0; i < rounds; ++i) {
+                if (baton % 2 != 1) ++failures;
+                ++baton;
+                weft::this_fiber::yield();
+            }
+        });
+        ping.join();
+        pong.join();
+        const double ns = std::chrono::duration<double, std::nano>(clock_type::now() - s0).count();
+        std::printf("  %ld yields between two fibers: %.1f ns per switch\n", 2 * rounds, ns / (2.0 * rounds));
+        if (baton != 2 * rounds) ++failures;
+
+        // 3. Ten thousand parked fibers cost a page or so each.
+        constexpr int parked = 10'000;
+        const long before = rss_kib();
+        const auto wake_at = clock_type::now() + 200ms;
+        for (int i = 0; i < parked; ++i) weft::spawn([wake_at] { weft::this_fiber::sleep_until(wake_at); }).detach();
+        weft::this_fiber::yield();  // let them all start and park
+        const long after = rss_kib();
+        std::printf("  %d parked fibers: %.1f KiB of memory each\n", parked, double(after - before) / parked);
+    });
+    std::printf(failures == 0 ? "hello_fibers: ok\n" : "hello_fibers: %d failures\n", failures);
+    return failures == 0 ? 0 : 1;
+}
