@@ -24,8 +24,16 @@ const char* to_string(fiber_state s) noexcept {
 }
 
 fiber_id next_fiber_id() noexcept {
+    // Each thread takes ids in blocks: unique process-wide without an atomic per spawn.
+    constexpr fiber_id block = 1024;
     static std::atomic<fiber_id> next{1};
-    return next.fetch_add(1, std::memory_order_relaxed);
+    thread_local fiber_id cur __attribute__((tls_model("initial-exec"))) = 0;
+    thread_local fiber_id end __attribute__((tls_model("initial-exec"))) = 0;
+    if (cur == end) {
+        cur = next.fetch_add(block, std::memory_order_relaxed);
+        end = cur + block;
+    }
+    return cur++;
 }
 
 namespace {
@@ -40,7 +48,7 @@ fiber* fiber_create(const stack& s, std::string_view name, std::size_t fn_size,
         align_down(block - fn_size, std::max<std::size_t>(fn_align, 16));
     // Keep at least half the stack for the fiber's own frames.
     if (block - storage > s.size / 2) return nullptr;
-    auto* f = ::new (reinterpret_cast<void*>(block)) fiber();
+    auto* f = ::new (reinterpret_cast<void*>(block)) fiber;  // members carry their own initialisers
     f->stk = s;
     f->fn_storage = reinterpret_cast<void*>(storage);
     const std::size_t n = std::min(name.size(), sizeof(f->name) - 1);

@@ -150,8 +150,13 @@ stack stack_pool::acquire(std::size_t request) {
     if (request > max_stack_size)
         throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                                 "weft: fiber stack size too large");
-    const std::size_t size = rounded_size(request);
-    size_class& c = class_for(size);
+    if (request != last_request_ || classes_.empty()) {
+        size_class& found = class_for(rounded_size(request));
+        last_class_ = static_cast<std::size_t>(&found - classes_.data());
+        last_request_ = request;
+    }
+    size_class& c = classes_[last_class_];
+    const std::size_t size = c.size;
     char* lo;
     if (!c.hot.empty()) {
         lo = c.hot.back();
@@ -165,7 +170,9 @@ stack stack_pool::acquire(std::size_t request) {
 }
 
 void stack_pool::release(const stack& s) noexcept {
-    auto* cp = find_class(s.size);
+    const size_class* cp = (!classes_.empty() && classes_[last_class_].size == s.size)
+                               ? &classes_[last_class_]
+                               : find_class(s.size);
     WEFT_ASSERT(cp != nullptr, "released stack belongs to this pool");
     const_cast<size_class&>(*cp).hot.push_back(s.lo);
 }

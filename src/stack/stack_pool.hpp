@@ -67,6 +67,9 @@ private:
     std::size_t guard_;
     guard_kind kind_;
     std::vector<size_class> classes_;
+    // Most programs spawn with one size: remember the last request's class.
+    std::size_t last_request_ = 0;
+    std::size_t last_class_ = 0;
     struct slab {
         void* base;
         std::size_t bytes;
