@@ -81,13 +81,17 @@ void BM_std_thread_spawn_join(benchmark::State& state) {
 BENCHMARK(BM_std_thread_spawn_join)->UseRealTime();
 
 // ---- spawn N, then join them all --------------------------------------------
-// Stacks and handles come from pools that the first iterations warm up, as
-// they would in a server that keeps spawning.
+// Stacks and handles come from pools that one untimed round warms up first, as
+// they would in a server that keeps spawning (a single timed iteration would
+// otherwise measure only first-touch page faults).
 void BM_weft_spawn_many_join_all(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
     weft::run([&] {
         std::vector<weft::fiber_handle> fibers;
         fibers.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) fibers.push_back(weft::spawn([] {}));
+        for (auto& f : fibers) f.join();
+        fibers.clear();
         for (auto _ : state) {
             for (std::size_t i = 0; i < n; ++i) fibers.push_back(weft::spawn([] {}));
             for (auto& f : fibers) f.join();
@@ -103,6 +107,9 @@ void BM_boost_fiber_spawn_many_join_all(benchmark::State& state) {
     const auto n = static_cast<std::size_t>(state.range(0));
     std::vector<boost::fibers::fiber> fibers;
     fibers.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) fibers.emplace_back([] {});
+    for (auto& f : fibers) f.join();
+    fibers.clear();
     for (auto _ : state) {
         for (std::size_t i = 0; i < n; ++i) fibers.emplace_back([] {});
         for (auto& f : fibers) f.join();

@@ -70,6 +70,10 @@ void fiber_handle::join() {
     if (w && w->running() == f_)
         throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                 "weft: a fiber cannot join itself");
+    if (f_->state != detail::fiber_state::finished && w != f_->owner)
+        detail::fatal("weft: misuse: fiber '%s' #%llu joined from another thread; fibers are "
+                      "joined on the thread whose weft::run spawned them",
+                      f_->name, static_cast<unsigned long long>(f_->id));
     detail::fiber* f = std::exchange(f_, nullptr);
     f->owner->join(f);
 }
@@ -79,6 +83,9 @@ void fiber_handle::detach() {
         throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                                 "weft: detach on a fiber handle that is not joinable "
                                 "(already joined, detached, or empty)");
+    if (detail::worker::current() != f_->owner)
+        detail::fatal("weft: misuse: fiber '%s' #%llu detached from another thread",
+                      f_->name, static_cast<unsigned long long>(f_->id));
     detail::fiber* f = std::exchange(f_, nullptr);
     f->owner->detach(f);
 }

@@ -14,6 +14,12 @@ std::atomic<int> sink{0};
 std::atomic<bool> walker_done{false};
 }  // namespace
 
+// The suspended fiber's handle, for bt_check.gdb: it reads the saved stack
+// pointer through it and unwinds the parked fiber from inside weft_switch.
+extern "C" {
+__attribute__((used)) weft::fiber_handle* weft_bt_parked = nullptr;
+}
+
 // extern "C" and noinline so gdb's `break weft_bt_here` finds one plain symbol.
 extern "C" __attribute__((noinline, used)) void weft_bt_here(int depth) {
     asm volatile("" ::: "memory");  // keep the call and the function
@@ -53,6 +59,7 @@ int main() {
                 }
             },
             {.name = "parked"});
+        weft_bt_parked = &parked;
         weft::this_fiber::yield();  // let "parked" run once and park
         auto walker = weft::spawn(
             [] {
@@ -61,6 +68,7 @@ int main() {
             },
             {.name = "walker"});
         walker.join();
+        weft_bt_parked = nullptr;
         parked.join();
     });
     std::printf("bt_target done, sink=%d\n", sink.load());

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "context/annotate.hpp"
@@ -270,6 +271,15 @@ TEST(MisuseDeathTest, SpawnOutsideRun) {
 
 TEST(MisuseDeathTest, NestedRun) {
     EXPECT_DEATH(weft::run([] { weft::run([] {}); }), "already running weft::run");
+}
+
+TEST(MisuseDeathTest, JoinFromAnotherThread) {
+    EXPECT_DEATH(weft::run([] {
+                     auto h = weft::spawn([] { weft::this_fiber::sleep_for(50ms); }, {.name = "home"});
+                     std::thread t([&] { h.join(); });
+                     t.join();
+                 }),
+                 "fiber 'home' #[0-9]+ joined from another thread");
 }
 
 TEST(MisuseDeathTest, ExceptionEscapingADetachedFiber) {
