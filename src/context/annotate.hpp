@@ -48,7 +48,7 @@ inline void annotate_create(context_annotations& a, void* lo, std::size_t size) 
     a.tsan_fiber = __tsan_create_fiber(0);
 #endif
 #if WEFT_VALGRIND
-    a.valgrind_stack_id = VALGRIND_STACK_REGISTER(lo, static_cast<char*>(lo) + size);
+    a.valgrind_stack_id = VALGRIND_STACK_REGISTER(lo, static_cast<char*>(lo) + size - 1);  // end is inclusive
 #endif
 }
 

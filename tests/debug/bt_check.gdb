@@ -13,15 +13,41 @@ set print inferior-events off
 set print frame-arguments scalars
 set backtrace limit 200
 
+# fns(): after each `bt`, the same walk through gdb's Python API, one frame a
+# line ("FN <level> <function>"), then how the walk ended ("STOP <reason>"):
+# function names without arguments to match on, and gdb's own verdict on the
+# outermost frame ("outermost" is the clean end; "previous frame inner to this
+# frame (corrupt stack?)" and friends are not).
+python
+import gdb
+
+def fns():
+    f = gdb.newest_frame()
+    level = 0
+    while True:
+        gdb.write("FN %d %s\n" % (level, f.name() or "??"))
+        try:
+            older = f.older()
+        except gdb.error as e:
+            gdb.write("STOP error: %s\n" % e)
+            return
+        if older is None or level >= 200:
+            gdb.write("STOP %s\n" % gdb.frame_stop_reason_string(f.unwind_stop_reason()))
+            return
+        f = older
+        level += 1
+end
+
 break weft_bt_here
 run
 
 # 1. The backtrace from the breakpoint, on fiber "walker".
 echo @@BT-BEGIN\n
 bt
+python fns()
 echo @@BT-END\n
 
-# 2. `up` from frame 0 until gdb refuses: every step must succeed, the walk
+# 2. `up-silently` (`up` without printing) from frame 0 until gdb refuses: every step must succeed, the walk
 #    must end at weft_trampoline with "Initial frame selected; you cannot go up."
 python
 import gdb
@@ -31,13 +57,16 @@ gdb.execute("frame 0", to_string=True)
 steps = 0
 while steps < 100:
     try:
-        out = gdb.execute("up", to_string=True)
+        gdb.execute("up-silently", to_string=True)
     except gdb.error as e:
         gdb.write("UP-STOP: %s\n" % e)
         break
     steps += 1
     f = gdb.selected_frame()
-    gdb.write("UP %d: pc=%#x func=%s | %s" % (steps, f.pc(), f.name(), out.splitlines()[0] + "\n"))
+    sal = f.find_sal()
+    where = "%s:%d" % (sal.symtab.filename, sal.line) if sal.symtab else "?"
+    kind = " (inlined)" if f.type() == gdb.INLINE_FRAME else ""
+    gdb.write("UP %d: pc=%#x %s at %s%s\n" % (steps, f.pc(), f.name(), where, kind))
 gdb.write("UP-STEPS: %d\n" % steps)
 gdb.write("@@UP-END\n")
 gdb.execute("frame 0", to_string=True)
@@ -50,6 +79,7 @@ finish
 echo @@FINISH-END\n
 echo @@BT2-BEGIN\n
 bt
+python fns()
 echo @@BT2-END\n
 
 # 4. The parked fiber "parked": it is not a thread gdb knows, so point rsp at
@@ -89,6 +119,7 @@ try:
             gdb.execute("set $sp = %#x" % saved_sp)
             gdb.execute("set $pc = %#x" % at)
             gdb.write(gdb.execute("bt", to_string=True))
+            fns()
         finally:
             gdb.execute("frame 0", to_string=True)
             gdb.execute("set $pc = %#x" % real_pc)
