@@ -99,8 +99,8 @@ const char* guard_kind_name(guard_kind k) noexcept {
     return k == guard_kind::madvise_guard ? "MADV_GUARD_INSTALL" : "mprotect";
 }
 
-stack_pool::stack_pool(std::size_t high_water)
-    : high_water_(high_water), guard_(page_size()), kind_(probe_guard_kind()) {}
+stack_pool::stack_pool(std::size_t high_water, guard_kind kind)
+    : high_water_(high_water), guard_(page_size()), kind_(kind) {}
 
 stack_pool::~stack_pool() {
     for (const slab& s : slabs_) ::munmap(s.base, s.bytes);

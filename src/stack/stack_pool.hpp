@@ -28,7 +28,7 @@ class stack_pool {
 public:
     // Idle stacks of one size beyond `high_water` give their memory back to
     // the kernel when trim() runs (the worker calls it when it goes idle).
-    explicit stack_pool(std::size_t high_water = 256);
+    explicit stack_pool(std::size_t high_water = 256, guard_kind kind = probe_guard_kind());
     ~stack_pool();
     stack_pool(const stack_pool&) = delete;
     stack_pool& operator=(const stack_pool&) = delete;

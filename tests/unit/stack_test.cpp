@@ -85,6 +85,24 @@ TEST(StackPool, GuardsDoNotSplitMappingsWhenTheKernelHasGuardInstall) {
     for (auto& s : stacks) pool.release(s);
 }
 
+TEST(StackPoolDeathTest, MprotectFallbackGuardsToo) {
+    stack_pool pool(256, weft::detail::guard_kind::mprotect);
+    EXPECT_EQ(pool.guard(), weft::detail::guard_kind::mprotect);
+    const std::size_t before = count_mappings();
+    std::vector<stack> stacks;
+    for (int i = 0; i < 16; ++i) stacks.push_back(pool.acquire(64 * 1024));
+    EXPECT_GE(count_mappings() - before, 16u);  // each PROT_NONE page splits the slab
+    for (auto& s : stacks) std::memset(s.lo, 3, s.size);
+    EXPECT_EXIT(
+        {
+            ::signal(SIGSEGV, SIG_DFL);
+            *(volatile char*)(stacks[5].lo - 1) = 1;
+        },
+        ::testing::KilledBySignal(SIGSEGV), "");
+    pool.trim();
+    for (auto& s : stacks) pool.release(s);
+}
+
 TEST(StackPool, MemoryIsCommittedLazily) {
     stack_pool pool;
     stack s = pool.acquire(1024 * 1024);
