@@ -2,6 +2,7 @@
 // two fibers passing a baton with yield, and ten thousand parked fibers.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -18,17 +19,19 @@ static long rss_kib() {
     return 0;
 }
 
-int main() {
+int main(int argc, char** argv) {
+    // argv[1]: how many fibers to park in part 3 (default 10,000).
+    const int parked = argc > 1 ? std::atoi(argv[1]) : 10'000;
     int failures = 0;
     weft::run([&] {
         // 1. Sleepers: spawned in reverse, they wake in deadline order.
         std::vector<std::string> woke;
         std::vector<weft::fiber_handle> sleepers;
-        const auto t0 = clock_type::now();
+        clock_type::time_point t0;  // set once all are spawned; they first run at the join below
         for (int i = 4; i >= 0; --i) {
             std::string name = "sleeper-" + std::to_string(i);
             sleepers.push_back(weft::spawn(
-                [&woke, i, t0] {
+                [&woke, i, &t0] {
                     weft::this_fiber::sleep_until(t0 + (i + 1) * 10ms);
                     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0);
                     std::printf("  fiber '%s' #%llu woke after %lld ms\n", std::string(weft::this_fiber::name()).c_str(),
@@ -38,6 +41,7 @@ int main() {
                 },
                 {.name = name}));
         }
+        t0 = clock_type::now();
         for (auto& h : sleepers) h.join();
         for (int i = 0; i < 5; ++i)
             if (woke[i] != "sleeper-" + std::to_string(i)) ++failures;
@@ -66,8 +70,7 @@ int main() {
         std::printf("  %ld yields between two fibers: %.1f ns per switch\n", 2 * rounds, ns / (2.0 * rounds));
         if (baton != 2 * rounds) ++failures;
 
-        // 3. Ten thousand parked fibers cost a page or so each.
-        constexpr int parked = 10'000;
+        // 3. Parked fibers cost a page or so each.
         const long before = rss_kib();
         const auto wake_at = clock_type::now() + 200ms;
         for (int i = 0; i < parked; ++i) weft::spawn([wake_at] { weft::this_fiber::sleep_until(wake_at); }).detach();

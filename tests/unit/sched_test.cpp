@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "context/annotate.hpp"
 #include "sched/timer_heap.hpp"
 #include "sched/worker.hpp"
 #include "weft/weft.hpp"
@@ -65,9 +66,16 @@ TEST(TimerHeap, RemoveAnyNodeKeepsOrder) {
 }
 
 TEST(Sleep, ThousandsOfSleepersWakeInDeadlineOrder) {
+#if WEFT_ASAN || WEFT_TSAN
+    constexpr int n = 500;  // a sanitizer's switch is ~100x slower: fewer fibers, more margin
+    constexpr auto margin = 2s;
+#else
     constexpr int n = 2000;
+    constexpr auto margin = 100ms;
+#endif
     std::vector<int> order;
     std::vector<std::chrono::steady_clock::time_point> deadlines(n);
+    std::vector<bool> late(n, false);
     std::vector<std::int64_t> offsets_us(n);
     std::mt19937 rng(11);
     for (auto& o : offsets_us) o = rng() % 100000;
@@ -78,17 +86,24 @@ TEST(Sleep, ThousandsOfSleepersWakeInDeadlineOrder) {
             weft::spawn([&, i] {
                 // Gate: the last fiber to start sets the base, so no deadline
                 // can pass before its sleeper has had the chance to sleep.
-                if (++started == n) base = std::chrono::steady_clock::now() + 100ms;
+                if (++started == n) base = std::chrono::steady_clock::now() + margin;
                 for (int spins = 0; started < n && spins < 1'000'000; ++spins) weft::this_fiber::yield();
                 deadlines[i] = base + std::chrono::microseconds(offsets_us[i]);
+                late[i] = std::chrono::steady_clock::now() >= deadlines[i];
                 weft::this_fiber::sleep_until(deadlines[i]);
                 EXPECT_GE(std::chrono::steady_clock::now(), deadlines[i]);
                 order.push_back(i);
             }, {.stack_size = 16 * 1024}).detach();
     });
     ASSERT_EQ(order.size(), static_cast<std::size_t>(n));
-    for (int i = 1; i < n; ++i)
-        ASSERT_LE(deadlines[order[i - 1]], deadlines[order[i]]) << "at " << i;
+    // A sleeper whose deadline had passed before it slept (only on a badly
+    // overloaded machine) legitimately returns at once: order the others.
+    std::vector<int> on_time;
+    for (int i : order)
+        if (!late[i]) on_time.push_back(i);
+    ASSERT_GT(on_time.size(), static_cast<std::size_t>(n / 2));
+    for (std::size_t i = 1; i < on_time.size(); ++i)
+        ASSERT_LE(deadlines[on_time[i - 1]], deadlines[on_time[i]]) << "at " << i;
 }
 
 TEST(Sleep, SleepForActuallySleeps) {
