@@ -64,6 +64,10 @@ public:
     // The fiber runs on; its resources go back when it finishes.
     // Throws std::system_error(invalid_argument) when not joinable.
     void detach();
+    // Makes the fiber's current blocking call (sleep, socket I/O) and every
+    // later one fail with operation_canceled. join() is not affected.
+    // No effect on a finished fiber; throws invalid_argument when not joinable.
+    void cancel();
     fiber_id id() const noexcept;  // 0 when not joinable
     std::string_view name() const noexcept;
 

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 #include <string_view>
+#include <system_error>
+#include <type_traits>
 
 #include "weft/fiber.hpp"
 
@@ -13,8 +15,21 @@ namespace weft {
 bool in_fiber() noexcept;
 
 namespace detail {
-void sleep_until_steady_ns(std::int64_t steady_ns);
+std::error_code sleep_until_steady_ns(std::int64_t steady_ns);
+[[noreturn]] void throw_error(std::error_code ec, const char* what);
+
+template <class Clock, class Duration>
+std::int64_t to_steady_ns(const std::chrono::time_point<Clock, Duration>& tp) {
+    using steady = std::chrono::steady_clock;
+    steady::time_point target;
+    if constexpr (std::is_same_v<Clock, steady>) {
+        target = std::chrono::time_point_cast<steady::duration>(tp);
+    } else {
+        target = steady::now() + std::chrono::duration_cast<steady::duration>(tp - Clock::now());
+    }
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(target.time_since_epoch()).count();
 }
+}  // namespace detail
 
 namespace this_fiber {
 
@@ -26,18 +41,25 @@ fiber_id id() noexcept;             // 0 outside a fiber
 std::string_view name() noexcept;   // empty outside a fiber or when unnamed
 
 // Parks the fiber until the time point; other fibers run meanwhile. A time
-// already passed yields once. Fatal outside a fiber.
+// already passed yields once. An enclosing weft::deadline_scope that ends
+// first cuts the sleep short with timed_out; fiber_handle::cancel() ends it
+// with operation_canceled. The error_code forms report those; the others
+// throw std::system_error. Fatal outside a fiber.
+template <class Clock, class Duration>
+void sleep_until(const std::chrono::time_point<Clock, Duration>& tp, std::error_code& ec) {
+    ec = detail::sleep_until_steady_ns(detail::to_steady_ns(tp));
+}
+
 template <class Clock, class Duration>
 void sleep_until(const std::chrono::time_point<Clock, Duration>& tp) {
+    if (std::error_code ec = detail::sleep_until_steady_ns(detail::to_steady_ns(tp)))
+        detail::throw_error(ec, "weft::this_fiber::sleep_until");
+}
+
+template <class Rep, class Period>
+void sleep_for(const std::chrono::duration<Rep, Period>& d, std::error_code& ec) {
     using steady = std::chrono::steady_clock;
-    steady::time_point target;
-    if constexpr (std::is_same_v<Clock, steady>) {
-        target = std::chrono::time_point_cast<steady::duration>(tp);
-    } else {
-        target = steady::now() + std::chrono::duration_cast<steady::duration>(tp - Clock::now());
-    }
-    detail::sleep_until_steady_ns(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(target.time_since_epoch()).count());
+    sleep_until(steady::now() + std::chrono::duration_cast<steady::duration>(d), ec);
 }
 
 template <class Rep, class Period>

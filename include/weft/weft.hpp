@@ -1,6 +1,7 @@
 // weft: stackful fibers for C++. This umbrella header includes the whole public API.
 #pragma once
 
+#include "weft/deadline.hpp"
 #include "weft/fiber.hpp"
 #include "weft/fiber_local.hpp"
 #include "weft/run.hpp"

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <climits>
 #include <cstdint>
 #include <exception>
 #include <vector>
@@ -23,6 +24,17 @@ enum class fiber_state : std::uint8_t {
     finished,  // fn returned or threw; waiting to be joined
 };
 const char* to_string(fiber_state s) noexcept;
+
+// Why a parked fiber was made ready again.
+enum class wake_reason : std::uint8_t {
+    none,
+    ready,     // what it waited for happened (I/O readiness, join, explicit wake)
+    timeout,   // its deadline passed
+    canceled,  // fiber_handle::cancel()
+    closed,    // the fd it waited on was closed by weft
+};
+
+inline constexpr std::int64_t no_deadline = INT64_MAX;
 
 struct fls_entry {
     void* value = nullptr;
@@ -45,6 +57,11 @@ struct fiber {
     std::exception_ptr error;
     fls_table* fls = nullptr;
     const char* wait_reason = "";  // what a parked fiber waits on, for dumps
+    int wait_fd = -1;              // the fd, when it waits on one
+    wake_reason wake = wake_reason::none;
+    bool cancelable_wait = false;  // the current park may be ended by cancel()
+    bool cancel_requested = false;
+    std::int64_t scope_deadline = no_deadline;  // earliest enclosing deadline_scope
     stack stk;                     // empty for a thread's own stack
     context_annotations annot;
     char name[32] = {};

@@ -4,6 +4,7 @@
 #include "common/assert.hpp"
 #include "sched/worker.hpp"
 #include "weft/run.hpp"
+#include "weft/deadline.hpp"
 #include "weft/this_fiber.hpp"
 
 namespace weft {
@@ -31,9 +32,11 @@ void fiber_start(fiber* f, const fiber_fn* fn) noexcept {
     f->owner->start(f);
 }
 
-void sleep_until_steady_ns(std::int64_t steady_ns) {
-    require_worker("weft::this_fiber::sleep_for/sleep_until").sleep_until(steady_ns);
+std::error_code sleep_until_steady_ns(std::int64_t steady_ns) {
+    return require_worker("weft::this_fiber::sleep_for/sleep_until").sleep_until(steady_ns);
 }
+
+void throw_error(std::error_code ec, const char* what) { throw std::system_error(ec, what); }
 
 run_scope::run_scope() { new worker(); }
 
@@ -90,9 +93,31 @@ void fiber_handle::detach() {
     f->owner->detach(f);
 }
 
+void fiber_handle::cancel() {
+    if (!f_)
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                "weft: cancel on a fiber handle that is not joinable");
+    if (f_->state == detail::fiber_state::finished) return;
+    if (detail::worker::current() != f_->owner)
+        detail::fatal("weft: misuse: fiber '%s' #%llu canceled from another thread",
+                      f_->name, static_cast<unsigned long long>(f_->id));
+    f_->owner->cancel(f_);
+}
+
 fiber_id fiber_handle::id() const noexcept { return f_ ? f_->id : 0; }
 
 std::string_view fiber_handle::name() const noexcept { return f_ ? f_->name : ""; }
+
+deadline_scope::deadline_scope(std::chrono::steady_clock::time_point until) {
+    detail::worker* w = detail::worker::current();
+    if (!w || !w->on_fiber()) detail::fatal("weft: misuse: weft::deadline_scope used outside a fiber");
+    detail::fiber* f = w->running();
+    saved_ = f->scope_deadline;
+    const std::int64_t ns = detail::to_steady_ns(until);
+    if (ns < f->scope_deadline) f->scope_deadline = ns;  // nested scopes keep the earliest
+}
+
+deadline_scope::~deadline_scope() { detail::worker::current()->running()->scope_deadline = saved_; }
 
 bool in_fiber() noexcept {
     detail::worker* w = detail::worker::current();

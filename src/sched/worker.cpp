@@ -3,6 +3,7 @@
 #include "sched/worker.hpp"
 
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -74,21 +75,48 @@ void worker::start(fiber* f) noexcept {
 void worker::schedule(fiber* f) noexcept {
     f->state = fiber_state::ready;
     f->wait_reason = "";
+    f->wait_fd = -1;
     ready_.push(f);
+}
+
+void worker::wake(fiber* f, wake_reason why) noexcept {
+    if (f->state != fiber_state::blocked && f->state != fiber_state::sleeping) return;
+    f->wake = why;
+    schedule(f);
 }
 
 void worker::fire_timers(std::int64_t now) noexcept {
     while (timer_node* t = timers_.top()) {
         if (t->deadline_ns > now) break;
         timers_.pop();
-        schedule(t->waiter);
+        wake(t->waiter, wake_reason::timeout);
     }
 }
 
+void worker::maintenance() noexcept {
+    if (!timers_.empty()) fire_timers(steady_now_ns());
+    if (io_waiters_ > 0) poll_io(0);
+}
+
 fiber* worker::next_runnable() noexcept {
-    if (++ticks_ % timer_check_interval == 0 && !timers_.empty()) fire_timers(steady_now_ns());
+    if (++ticks_ % timer_check_interval == 0) maintenance();
     if (fiber* f = ready_.pop()) return f;
     return &main_;
+}
+
+void worker::poll_io(std::int64_t timeout_ns) noexcept {
+    io_event events[256];
+    const std::size_t n = reactor_->poll(timeout_ns, events, 256);
+    for (std::size_t i = 0; i < n; ++i) {
+        const io_event& ev = events[i];
+        const auto fd = static_cast<std::size_t>(ev.token.fd);
+        // A stale event for a closed (and maybe reused) fd carries an old generation.
+        if (fd >= fds_.size() || !fds_[fd].registered || fds_[fd].generation != ev.token.generation)
+            continue;
+        fd_record& r = fds_[fd];
+        if ((ev.readable || ev.error) && r.waiter[0]) wake(r.waiter[0], wake_reason::ready);
+        if ((ev.writable || ev.error) && r.waiter[1]) wake(r.waiter[1], wake_reason::ready);
+    }
 }
 
 void worker::switch_to(fiber* next, bool exiting) noexcept {
@@ -128,7 +156,7 @@ void worker::exit_current() noexcept {
     fiber* self = current_;
     zombie_ = self;
     // Wake the joiner now so it runs next, instead of detouring through the idle loop.
-    if (self->joiner && !self->detached) schedule(self->joiner);
+    if (self->joiner && !self->detached) wake(self->joiner, wake_reason::ready);
     switch_to(next_runnable(), /*exiting=*/true);
     __builtin_unreachable();
 }
@@ -167,7 +195,7 @@ void worker::release(fiber* f) noexcept {
 void worker::yield() {
     if (!on_fiber()) fatal("weft: misuse: weft::this_fiber::yield called outside a fiber");
     fiber* self = current_;
-    if (++ticks_ % timer_check_interval == 0 && !timers_.empty()) fire_timers(steady_now_ns());
+    if (++ticks_ % timer_check_interval == 0) maintenance();
     fiber* next = ready_.pop();
     if (!next) return;
     self->state = fiber_state::ready;
@@ -177,20 +205,118 @@ void worker::yield() {
 
 void worker::park() { switch_to(next_runnable()); }
 
-void worker::sleep_until(std::int64_t deadline_ns) {
-    if (!on_fiber()) fatal("weft: misuse: weft::this_fiber::sleep_for/sleep_until called outside a fiber");
-    if (deadline_ns <= steady_now_ns()) {
-        yield();
-        return;
-    }
+wake_reason worker::park_until(std::int64_t deadline_ns, bool cancelable) {
+    fiber* self = current_;
     timer_node t;
-    t.deadline_ns = deadline_ns;
-    t.waiter = current_;
-    timers_.push(&t);
+    if (deadline_ns != no_deadline) {
+        t.deadline_ns = deadline_ns;
+        t.waiter = self;
+        timers_.push(&t);
+    }
+    if (self->state == fiber_state::running) self->state = fiber_state::blocked;
+    self->wake = wake_reason::none;
+    self->cancelable_wait = cancelable;
+    park();
+    self->cancelable_wait = false;
+    timers_.remove(&t);  // woken some other way: the timer must not outlive this frame
+    return self->wake;
+}
+
+std::error_code worker::begin_blocking(std::int64_t& deadline_ns) const noexcept {
+    const fiber* self = current_;
+    if (self->cancel_requested) return std::make_error_code(std::errc::operation_canceled);
+    if (self->scope_deadline < deadline_ns) deadline_ns = self->scope_deadline;
+    if (deadline_ns != no_deadline && deadline_ns <= steady_now_ns())
+        return std::make_error_code(std::errc::timed_out);
+    return {};
+}
+
+void worker::cancel(fiber* f) noexcept {
+    f->cancel_requested = true;
+    if (f->cancelable_wait) wake(f, wake_reason::canceled);
+}
+
+std::error_code worker::sleep_until(std::int64_t deadline_ns) {
+    if (!on_fiber()) fatal("weft: misuse: weft::this_fiber::sleep_for/sleep_until called outside a fiber");
+    std::int64_t effective = deadline_ns;
+    if (std::error_code ec = begin_blocking(effective)) {
+        if (ec != std::errc::timed_out) return ec;
+        if (effective == deadline_ns) {  // our own time is up: a passed deadline yields once
+            yield();
+            return {};
+        }
+        return ec;  // an enclosing scope's deadline already passed
+    }
     current_->state = fiber_state::sleeping;
     current_->wait_reason = "sleep";
-    park();
-    timers_.remove(&t);  // woken some other way: the timer must not outlive this frame
+    switch (park_until(effective, /*cancelable=*/true)) {
+        case wake_reason::canceled: return std::make_error_code(std::errc::operation_canceled);
+        case wake_reason::timeout:
+            if (effective < deadline_ns) return std::make_error_code(std::errc::timed_out);
+            return {};
+        default: return {};
+    }
+}
+
+// ---- I/O readiness --------------------------------------------------------
+
+std::error_code worker::io_register(int fd) noexcept {
+    if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+    try {
+        if (!reactor_) reactor_ = make_platform_reactor();
+        if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 64);
+    } catch (const std::system_error& e) {
+        return e.code();
+    } catch (const std::bad_alloc&) {
+        return std::make_error_code(std::errc::not_enough_memory);
+    }
+    fd_record& r = fds_[static_cast<std::size_t>(fd)];
+    ++r.generation;
+    r.waiter[0] = r.waiter[1] = nullptr;
+    if (std::error_code ec = reactor_->add(io_token{fd, r.generation})) return ec;
+    r.registered = true;
+    return {};
+}
+
+std::error_code worker::io_wait(int fd, bool write, std::int64_t deadline_ns) {
+    if (!on_fiber()) fatal("weft: misuse: a blocking socket call was made outside a fiber");
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size() || !fds_[static_cast<std::size_t>(fd)].registered)
+        return std::make_error_code(std::errc::bad_file_descriptor);
+    if (std::error_code ec = begin_blocking(deadline_ns)) return ec;
+    const int dir = write ? 1 : 0;
+    fiber* self = current_;
+    if (fds_[static_cast<std::size_t>(fd)].waiter[dir])
+        return std::make_error_code(std::errc::device_or_resource_busy);  // one waiter per direction
+    fds_[static_cast<std::size_t>(fd)].waiter[dir] = self;
+    ++io_waiters_;
+    self->wait_reason = write ? "write" : "read";
+    self->wait_fd = fd;
+    const wake_reason why = park_until(deadline_ns, /*cancelable=*/true);
+    --io_waiters_;
+    fd_record& r = fds_[static_cast<std::size_t>(fd)];  // fds_ may have grown meanwhile
+    if (r.waiter[dir] == self) r.waiter[dir] = nullptr;
+    switch (why) {
+        case wake_reason::timeout: return std::make_error_code(std::errc::timed_out);
+        case wake_reason::canceled: return std::make_error_code(std::errc::operation_canceled);
+        case wake_reason::closed: return std::make_error_code(std::errc::bad_file_descriptor);
+        default: return {};
+    }
+}
+
+void worker::io_close(int fd) noexcept {
+    if (fd >= 0 && static_cast<std::size_t>(fd) < fds_.size()) {
+        fd_record& r = fds_[static_cast<std::size_t>(fd)];
+        if (r.registered) {
+            for (fiber*& w : r.waiter) {
+                if (w) wake(w, wake_reason::closed);
+                w = nullptr;
+            }
+            reactor_->remove(fd);
+            r.registered = false;
+            ++r.generation;
+        }
+    }
+    ::close(fd);
 }
 
 void worker::join(fiber* f) {
@@ -200,9 +326,8 @@ void worker::join(fiber* f) {
                   f->name, static_cast<unsigned long long>(f->id));
         WEFT_ASSERT(f->joiner == nullptr, "a fiber has one joiner");
         f->joiner = current_;
-        current_->state = fiber_state::blocked;
         current_->wait_reason = "join";
-        park();
+        park_until(no_deadline, /*cancelable=*/false);
         WEFT_ASSERT(f->state == fiber_state::finished, "woken joiner sees a finished fiber");
     }
     std::exception_ptr error = std::move(f->error);
@@ -223,14 +348,21 @@ void worker::loop() {
             continue;
         }
         stacks_.trim();  // idle: a good moment for the syscalls that give memory back
+        std::int64_t timeout = -1;
         if (timer_node* t = timers_.top()) {
-            timespec ts{static_cast<time_t>(t->deadline_ns / 1'000'000'000),
-                        static_cast<long>(t->deadline_ns % 1'000'000'000)};
-            while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-            }
+            timeout = t->deadline_ns - steady_now_ns();
+            if (timeout < 0) timeout = 0;
+        } else if (io_waiters_ == 0) {
+            report_deadlock();
+        }
+        if (reactor_) {
+            poll_io(timeout);
             continue;
         }
-        report_deadlock();
+        const std::int64_t until = timers_.top()->deadline_ns;
+        timespec ts{static_cast<time_t>(until / 1'000'000'000), static_cast<long>(until % 1'000'000'000)};
+        while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+        }
     }
 }
 
@@ -241,6 +373,7 @@ void worker::dump(std::ostream& os) const {
     for (fiber* f = all_; f; f = f->all_next) {
         os << "  #" << f->id << " '" << f->name << "' " << to_string(f->state);
         if (*f->wait_reason) os << " on " << f->wait_reason;
+        if (f->wait_fd >= 0) os << " fd " << f->wait_fd;
         os << " (stack " << f->stk.size / 1024 << " KiB)\n";
     }
 }

@@ -5,8 +5,12 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
+#include <system_error>
+#include <vector>
 
 #include "fiber/fiber.hpp"
+#include "reactor/reactor.hpp"
 #include "sched/run_queue.hpp"
 #include "sched/timer_heap.hpp"
 #include "stack/stack_pool.hpp"
@@ -42,7 +46,27 @@ public:
     // Parks the running fiber; its state and wait_reason are already set and
     // someone will call schedule() on it.
     void park();
-    void sleep_until(std::int64_t deadline_ns);
+    // Parks the running fiber until wake() or the deadline (steady ns, or
+    // no_deadline); `cancelable` lets cancel() end the wait. Returns why it woke.
+    wake_reason park_until(std::int64_t deadline_ns, bool cancelable);
+    // Makes f ready with a reason, if it is parked; otherwise does nothing, so
+    // racing wake sources (timer, I/O, cancel) cannot queue a fiber twice.
+    void wake(fiber* f, wake_reason why) noexcept;
+    // The deadline and cancellation a blocking call of the running fiber must
+    // honour: min(call deadline, scope deadline), or an error if it is already
+    // canceled or past.
+    std::error_code begin_blocking(std::int64_t& deadline_ns) const noexcept;
+    void cancel(fiber* f) noexcept;
+    // Sleeps until the deadline; timed_out if an enclosing deadline_scope ends
+    // first, operation_canceled on cancel().
+    std::error_code sleep_until(std::int64_t deadline_ns);
+
+    // ---- I/O readiness (the reactor is created on first use) ----
+    std::error_code io_register(int fd) noexcept;
+    // Parks until fd is ready in that direction (after the caller saw EAGAIN).
+    std::error_code io_wait(int fd, bool write, std::int64_t deadline_ns);
+    // Wakes every fiber waiting on fd with bad_file_descriptor, forgets it, closes it.
+    void io_close(int fd) noexcept;
     void join(fiber* f);     // then frees f
     void detach(fiber* f) noexcept;
 
@@ -62,6 +86,8 @@ private:
     void release(fiber* f) noexcept;
     fiber* next_runnable() noexcept;
     void fire_timers(std::int64_t now) noexcept;
+    void maintenance() noexcept;  // timers and non-blocking I/O poll, every few switches
+    void poll_io(std::int64_t timeout_ns) noexcept;
     [[noreturn]] void report_deadlock() const;
 
     fiber main_;  // the thread's own stack
@@ -73,6 +99,15 @@ private:
     fiber* all_ = nullptr;     // live fibers, for dumps and the deadlock report
     std::size_t live_ = 0;
     unsigned ticks_ = 0;
+
+    struct fd_record {
+        std::uint32_t generation = 0;
+        bool registered = false;
+        fiber* waiter[2] = {nullptr, nullptr};  // [0] read, [1] write
+    };
+    std::unique_ptr<reactor> reactor_;
+    std::vector<fd_record> fds_;  // indexed by fd
+    std::size_t io_waiters_ = 0;
 };
 
 }  // namespace weft::detail
