@@ -2,9 +2,30 @@
 #pragma once
 
 #include <chrono>
+#include <climits>
 #include <cstdint>
 
 namespace weft {
+
+// A point in time after which a blocking call gives up with std::errc::timed_out.
+// Converts from a steady_clock time point, or from a duration counted from now:
+//   conn.read(buf, n, 200ms);   conn.read(buf, n, start + 1s);
+class deadline {
+public:
+    constexpr deadline() noexcept = default;  // none
+    deadline(std::chrono::steady_clock::time_point until) noexcept
+        : ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count()) {}
+    template <class Rep, class Period>
+    deadline(const std::chrono::duration<Rep, Period>& from_now) noexcept
+        : deadline(std::chrono::steady_clock::now() +
+                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(from_now)) {}
+    static constexpr deadline none() noexcept { return deadline(); }
+    constexpr bool is_none() const noexcept { return ns_ == INT64_MAX; }
+    constexpr std::int64_t steady_ns() const noexcept { return ns_; }
+
+private:
+    std::int64_t ns_ = INT64_MAX;
+};
 
 // While alive, every blocking call of this fiber (sleep, socket I/O) fails
 // with std::errc::timed_out once the deadline passes. Nested scopes take the

@@ -4,5 +4,6 @@
 #include "weft/deadline.hpp"
 #include "weft/fiber.hpp"
 #include "weft/fiber_local.hpp"
+#include "weft/net.hpp"
 #include "weft/run.hpp"
 #include "weft/this_fiber.hpp"

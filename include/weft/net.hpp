@@ -1,0 +1,6 @@
+// weft::net: sockets in blocking style on fibers.
+#pragma once
+
+#include "weft/net/address.hpp"
+#include "weft/net/error.hpp"
+#include "weft/net/tcp.hpp"

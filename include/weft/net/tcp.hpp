@@ -1,0 +1,98 @@
+// TCP in blocking style on fibers: tcp_stream and tcp_listener. Each blocking
+// call parks only the calling fiber. Every call comes in two forms: one that
+// fills a std::error_code, one that throws std::system_error. Deadlines and
+// cancellation end a wait with timed_out / operation_canceled.
+#pragma once
+
+#include <cstddef>
+#include <system_error>
+
+#include "weft/deadline.hpp"
+#include "weft/net/address.hpp"
+#include "weft/net/error.hpp"
+
+namespace weft::net {
+
+// A connected TCP socket. Move-only; the destructor closes it. Closing a
+// stream wakes any fiber blocked on it with bad_file_descriptor.
+class tcp_stream {
+public:
+    tcp_stream() noexcept = default;
+    explicit tcp_stream(int fd) noexcept : fd_(fd) {}  // adopts a registered, non-blocking fd
+    tcp_stream(tcp_stream&& o) noexcept : fd_(o.release()) {}
+    tcp_stream& operator=(tcp_stream&& o) noexcept;
+    tcp_stream(const tcp_stream&) = delete;
+    tcp_stream& operator=(const tcp_stream&) = delete;
+    ~tcp_stream() { close(); }
+
+    static tcp_stream connect(const address& to, std::error_code& ec, deadline d = {});
+    static tcp_stream connect(const address& to, deadline d = {});
+
+    // Reads what is there, at least one byte; 0 means the peer closed its side.
+    std::size_t read(void* data, std::size_t size, std::error_code& ec, deadline d = {});
+    std::size_t read(void* data, std::size_t size, deadline d = {});
+    // Reads exactly size bytes; net_errc::eof if the peer closes first
+    // (the return value says how many arrived).
+    std::size_t read_exact(void* data, std::size_t size, std::error_code& ec, deadline d = {});
+    std::size_t read_exact(void* data, std::size_t size, deadline d = {});
+    // Writes what the kernel takes now (at least one byte).
+    std::size_t write(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
+    std::size_t write(const void* data, std::size_t size, deadline d = {});
+    // Writes all of it; on error the return value says how much went out.
+    std::size_t write_all(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
+    std::size_t write_all(const void* data, std::size_t size, deadline d = {});
+
+    void shutdown_write(std::error_code& ec) noexcept;  // half-close: the peer reads EOF
+    void shutdown_write();
+    void set_nodelay(bool on, std::error_code& ec) noexcept;
+    void set_nodelay(bool on);
+    address local_address() const;
+    address peer_address() const;
+
+    bool is_open() const noexcept { return fd_ >= 0; }
+    int native_handle() const noexcept { return fd_; }
+    void close() noexcept;
+    int release() noexcept {
+        const int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+struct listen_options {
+    int backlog = 1024;
+    bool reuse_address = true;
+    bool reuse_port = false;
+};
+
+// A listening TCP socket. accept() survives fd exhaustion (EMFILE/ENFILE) by
+// backing off and retrying instead of spinning or failing.
+class tcp_listener {
+public:
+    tcp_listener() noexcept = default;
+    tcp_listener(tcp_listener&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    tcp_listener& operator=(tcp_listener&& o) noexcept;
+    tcp_listener(const tcp_listener&) = delete;
+    tcp_listener& operator=(const tcp_listener&) = delete;
+    ~tcp_listener() { close(); }
+
+    // Port 0 picks a free port; local_address() tells which.
+    static tcp_listener bind(const address& at, std::error_code& ec, const listen_options& opts = {});
+    static tcp_listener bind(const address& at, const listen_options& opts = {});
+
+    tcp_stream accept(std::error_code& ec, deadline d = {});
+    tcp_stream accept(deadline d = {});
+    address local_address() const;
+
+    bool is_open() const noexcept { return fd_ >= 0; }
+    int native_handle() const noexcept { return fd_; }
+    void close() noexcept;
+
+private:
+    int fd_ = -1;
+};
+
+}  // namespace weft::net

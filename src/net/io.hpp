@@ -1,0 +1,52 @@
+// The one retry loop behind every blocking socket call: try the syscall, and
+// park on the reactor only when it says EAGAIN.
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <system_error>
+
+#include "common/assert.hpp"
+#include "sched/worker.hpp"
+
+namespace weft::detail {
+
+inline worker& require_io_worker() {
+    worker* w = worker::current();
+    if (!w || !w->on_fiber()) fatal("weft: misuse: a blocking socket call was made outside a fiber");
+    return *w;
+}
+
+// op() returns >= 0 on success or -1 with errno set. Cancellation and a passed
+// deadline are checked first, so they fail even a call that could complete.
+template <class Op>
+long io_retry(int fd, bool write, std::int64_t deadline_ns, std::error_code& ec, Op op) {
+    if (fd < 0) {
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+        return -1;
+    }
+    worker& w = require_io_worker();
+    std::int64_t d = deadline_ns;
+    if ((ec = w.begin_blocking(d))) return -1;
+    for (;;) {
+        const long n = op();
+        if (n >= 0) {
+            ec.clear();
+            return n;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            ec = std::error_code(errno, std::generic_category());
+            return -1;
+        }
+        if ((ec = w.io_wait(fd, write, d))) return -1;
+    }
+}
+
+// A new non-blocking socket, registered with the calling fiber's worker.
+int open_socket(int family, int type, std::error_code& ec);
+// Registers an fd that is already non-blocking; closes it on failure.
+bool register_fd(int fd, std::error_code& ec);
+void close_fd(int fd) noexcept;
+
+}  // namespace weft::detail

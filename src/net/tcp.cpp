@@ -1,0 +1,338 @@
+// tcp_stream and tcp_listener on the worker's reactor.
+#include "weft/net/tcp.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <climits>
+#include <utility>
+
+#include "net/io.hpp"
+#include "weft/this_fiber.hpp"
+
+namespace weft::net {
+
+using detail::io_retry;
+
+namespace {
+[[noreturn]] void raise(std::error_code ec, const char* what) { throw std::system_error(ec, what); }
+
+bool size_ok(std::size_t size, std::error_code& ec) {
+    if (size <= static_cast<std::size_t>(SSIZE_MAX)) return true;
+    ec = std::make_error_code(std::errc::invalid_argument);
+    return false;
+}
+
+address sock_name(int fd, bool peer) {
+    address a;
+    socklen_t len = address::capacity;
+    const int r = peer ? ::getpeername(fd, static_cast<sockaddr*>(a.data()), &len)
+                       : ::getsockname(fd, static_cast<sockaddr*>(a.data()), &len);
+    if (r == 0) a.set_size(len);
+    return a;
+}
+
+// Transient accept failures: the listener stays usable, the caller should not see them.
+bool accept_can_retry(int err) {
+    return err == ECONNABORTED || err == EPROTO || err == EINTR;
+}
+bool accept_out_of_fds(int err) {
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+}  // namespace
+
+}  // namespace weft::net
+
+namespace weft::detail {
+
+bool register_fd(int fd, std::error_code& ec) {
+    worker* w = worker::current();
+    if (!w) fatal("weft: misuse: a socket was created outside weft::run");
+    if ((ec = w->io_register(fd))) {
+        ::close(fd);
+        return false;
+    }
+    return true;
+}
+
+int open_socket(int family, int type, std::error_code& ec) {
+    const int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        ec = std::error_code(errno, std::generic_category());
+        return -1;
+    }
+    return register_fd(fd, ec) ? fd : -1;
+}
+
+void close_fd(int fd) noexcept {
+    if (fd < 0) return;
+    if (worker* w = worker::current()) w->io_close(fd);
+    else ::close(fd);
+}
+
+}  // namespace weft::detail
+
+namespace weft::net {
+
+// ---- tcp_stream -----------------------------------------------------------
+
+tcp_stream& tcp_stream::operator=(tcp_stream&& o) noexcept {
+    if (this != &o) {
+        close();
+        fd_ = o.release();
+    }
+    return *this;
+}
+
+void tcp_stream::close() noexcept { detail::close_fd(std::exchange(fd_, -1)); }
+
+tcp_stream tcp_stream::connect(const address& to, std::error_code& ec, deadline d) {
+    if (to.empty()) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return {};
+    }
+    const int family = to.is_v6() ? AF_INET6 : AF_INET;
+    tcp_stream s(detail::open_socket(family, SOCK_STREAM, ec));
+    if (ec) return {};
+    const int fd = s.fd_;
+    const auto* sa = static_cast<const sockaddr*>(to.data());
+    if (::connect(fd, sa, to.size()) == 0) return s;
+    if (errno != EINPROGRESS) {
+        ec = std::error_code(errno, std::generic_category());
+        return {};
+    }
+    // Connecting: writable means done, SO_ERROR says how it went.
+    io_retry(fd, true, d.steady_ns(), ec, [&]() -> long {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -1;
+        if (err == 0) {
+            // Still in progress shows up as a successful connect only once
+            // the peer address is known.
+            sockaddr_storage peer;
+            socklen_t plen = sizeof peer;
+            if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) return 0;
+            if (errno == ENOTCONN) {
+                errno = EAGAIN;
+                return -1;
+            }
+            return -1;
+        }
+        errno = err;
+        return -1;
+    });
+    if (ec) return {};
+    return s;
+}
+
+tcp_stream tcp_stream::connect(const address& to, deadline d) {
+    std::error_code ec;
+    tcp_stream s = connect(to, ec, d);
+    if (ec) raise(ec, ("weft::net::tcp_stream::connect to " + to.to_string()).c_str());
+    return s;
+}
+
+std::size_t tcp_stream::read(void* data, std::size_t size, std::error_code& ec, deadline d) {
+    if (!size_ok(size, ec)) return 0;
+    const int fd = fd_;
+    const long n = io_retry(fd, false, d.steady_ns(), ec, [&] { return ::recv(fd, data, size, 0); });
+    return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+std::size_t tcp_stream::read(void* data, std::size_t size, deadline d) {
+    std::error_code ec;
+    const std::size_t n = read(data, size, ec, d);
+    if (ec) raise(ec, "weft::net::tcp_stream::read");
+    return n;
+}
+
+std::size_t tcp_stream::read_exact(void* data, std::size_t size, std::error_code& ec, deadline d) {
+    auto* p = static_cast<char*>(data);
+    std::size_t done = 0;
+    while (done < size) {
+        const std::size_t n = read(p + done, size - done, ec, d);
+        if (ec) return done;
+        if (n == 0) {
+            ec = net_errc::eof;
+            return done;
+        }
+        done += n;
+    }
+    ec.clear();
+    return done;
+}
+
+std::size_t tcp_stream::read_exact(void* data, std::size_t size, deadline d) {
+    std::error_code ec;
+    const std::size_t n = read_exact(data, size, ec, d);
+    if (ec) raise(ec, "weft::net::tcp_stream::read_exact");
+    return n;
+}
+
+std::size_t tcp_stream::write(const void* data, std::size_t size, std::error_code& ec, deadline d) {
+    if (!size_ok(size, ec)) return 0;
+    if (size == 0 && fd_ >= 0) {
+        ec.clear();
+        return 0;
+    }
+    const int fd = fd_;
+    // MSG_NOSIGNAL: a peer that went away is an error code, not a SIGPIPE.
+    const long n = io_retry(fd, true, d.steady_ns(), ec, [&] { return ::send(fd, data, size, MSG_NOSIGNAL); });
+    return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+std::size_t tcp_stream::write(const void* data, std::size_t size, deadline d) {
+    std::error_code ec;
+    const std::size_t n = write(data, size, ec, d);
+    if (ec) raise(ec, "weft::net::tcp_stream::write");
+    return n;
+}
+
+std::size_t tcp_stream::write_all(const void* data, std::size_t size, std::error_code& ec, deadline d) {
+    const auto* p = static_cast<const char*>(data);
+    std::size_t done = 0;
+    while (done < size) {
+        const std::size_t n = write(p + done, size - done, ec, d);
+        if (ec) return done;
+        done += n;
+    }
+    ec.clear();
+    if (size == 0 && fd_ < 0) ec = std::make_error_code(std::errc::bad_file_descriptor);
+    return done;
+}
+
+std::size_t tcp_stream::write_all(const void* data, std::size_t size, deadline d) {
+    std::error_code ec;
+    const std::size_t n = write_all(data, size, ec, d);
+    if (ec) raise(ec, "weft::net::tcp_stream::write_all");
+    return n;
+}
+
+void tcp_stream::shutdown_write(std::error_code& ec) noexcept {
+    ec.clear();
+    if (::shutdown(fd_, SHUT_WR) != 0) ec = std::error_code(errno, std::generic_category());
+}
+
+void tcp_stream::shutdown_write() {
+    std::error_code ec;
+    shutdown_write(ec);
+    if (ec) raise(ec, "weft::net::tcp_stream::shutdown_write");
+}
+
+void tcp_stream::set_nodelay(bool on, std::error_code& ec) noexcept {
+    ec.clear();
+    const int v = on ? 1 : 0;
+    if (::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0)
+        ec = std::error_code(errno, std::generic_category());
+}
+
+void tcp_stream::set_nodelay(bool on) {
+    std::error_code ec;
+    set_nodelay(on, ec);
+    if (ec) raise(ec, "weft::net::tcp_stream::set_nodelay");
+}
+
+address tcp_stream::local_address() const { return sock_name(fd_, false); }
+address tcp_stream::peer_address() const { return sock_name(fd_, true); }
+
+// ---- tcp_listener -----------------------------------------------------------
+
+tcp_listener& tcp_listener::operator=(tcp_listener&& o) noexcept {
+    if (this != &o) {
+        close();
+        fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+}
+
+void tcp_listener::close() noexcept { detail::close_fd(std::exchange(fd_, -1)); }
+
+tcp_listener tcp_listener::bind(const address& at, std::error_code& ec, const listen_options& opts) {
+    if (at.empty() || opts.backlog < 0) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return {};
+    }
+    tcp_listener l;
+    l.fd_ = detail::open_socket(at.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM, ec);
+    if (ec) return {};
+    const int one = 1;
+    if (opts.reuse_address) ::setsockopt(l.fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (opts.reuse_port) ::setsockopt(l.fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (::bind(l.fd_, static_cast<const sockaddr*>(at.data()), at.size()) != 0 ||
+        ::listen(l.fd_, opts.backlog) != 0) {
+        ec = std::error_code(errno, std::generic_category());
+        return {};
+    }
+    return l;
+}
+
+tcp_listener tcp_listener::bind(const address& at, const listen_options& opts) {
+    std::error_code ec;
+    tcp_listener l = bind(at, ec, opts);
+    if (ec) raise(ec, ("weft::net::tcp_listener::bind to " + at.to_string()).c_str());
+    return l;
+}
+
+tcp_stream tcp_listener::accept(std::error_code& ec, deadline d) {
+    using namespace std::chrono_literals;
+    const int fd = fd_;
+    auto backoff = 5ms;
+    for (;;) {
+        const long n = io_retry(fd, false, d.steady_ns(), ec,
+                                [&] { return static_cast<long>(::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)); });
+        if (!ec) {
+            const int conn = static_cast<int>(n);
+            if (!detail::register_fd(conn, ec)) return {};
+            return tcp_stream(conn);
+        }
+        const int err = ec.value();
+        if (ec.category() != std::generic_category()) return {};
+        if (accept_can_retry(err)) continue;
+        if (!accept_out_of_fds(err)) return {};
+        // Out of fds: pending connections stay queued in the kernel. Back off
+        // (up to 200 ms) and retry, instead of spinning on a listener that
+        // stays readable; the deadline and cancel still apply to the sleep.
+        std::error_code sleep_ec;
+        const auto wake = std::min(std::chrono::steady_clock::now() + backoff,
+                                   std::chrono::steady_clock::time_point(std::chrono::nanoseconds(d.steady_ns())));
+        this_fiber::sleep_until(wake, sleep_ec);
+        if (sleep_ec) {
+            ec = sleep_ec;
+            return {};
+        }
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
+    }
+}
+
+tcp_stream tcp_listener::accept(deadline d) {
+    std::error_code ec;
+    tcp_stream s = accept(ec, d);
+    if (ec) raise(ec, "weft::net::tcp_listener::accept");
+    return s;
+}
+
+address tcp_listener::local_address() const { return sock_name(fd_, false); }
+
+// ---- errors -------------------------------------------------------------------
+
+namespace {
+class net_category_impl final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "weft.net"; }
+    std::string message(int v) const override {
+        switch (static_cast<net_errc>(v)) {
+            case net_errc::eof: return "end of stream: the peer closed the connection";
+        }
+        return "unknown weft.net error";
+    }
+};
+}  // namespace
+
+const std::error_category& net_category() noexcept {
+    static const net_category_impl cat;
+    return cat;
+}
+
+}  // namespace weft::net
