@@ -5,5 +5,6 @@
 #include "weft/fiber.hpp"
 #include "weft/fiber_local.hpp"
 #include "weft/net.hpp"
+#include "weft/offload.hpp"
 #include "weft/run.hpp"
 #include "weft/this_fiber.hpp"

@@ -10,37 +10,13 @@
 #include <utility>
 
 #include "net/io.hpp"
+#include "net/stream_io.hpp"
 #include "weft/this_fiber.hpp"
 
 namespace weft::net {
 
-using detail::io_retry;
-
 namespace {
 [[noreturn]] void raise(std::error_code ec, const char* what) { throw std::system_error(ec, what); }
-
-bool size_ok(std::size_t size, std::error_code& ec) {
-    if (size <= static_cast<std::size_t>(SSIZE_MAX)) return true;
-    ec = std::make_error_code(std::errc::invalid_argument);
-    return false;
-}
-
-address sock_name(int fd, bool peer) {
-    address a;
-    socklen_t len = address::capacity;
-    const int r = peer ? ::getpeername(fd, static_cast<sockaddr*>(a.data()), &len)
-                       : ::getsockname(fd, static_cast<sockaddr*>(a.data()), &len);
-    if (r == 0) a.set_size(len);
-    return a;
-}
-
-// Transient accept failures: the listener stays usable, the caller should not see them.
-bool accept_can_retry(int err) {
-    return err == ECONNABORTED || err == EPROTO || err == EINTR;
-}
-bool accept_out_of_fds(int err) {
-    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-}
 }  // namespace
 
 }  // namespace weft::net
@@ -96,33 +72,7 @@ tcp_stream tcp_stream::connect(const address& to, std::error_code& ec, deadline 
     const int family = to.is_v6() ? AF_INET6 : AF_INET;
     tcp_stream s(detail::open_socket(family, SOCK_STREAM, ec));
     if (ec) return {};
-    const int fd = s.fd_;
-    const auto* sa = static_cast<const sockaddr*>(to.data());
-    if (::connect(fd, sa, to.size()) == 0) return s;
-    if (errno != EINPROGRESS) {
-        ec = std::error_code(errno, std::generic_category());
-        return {};
-    }
-    // Connecting: writable means done, SO_ERROR says how it went.
-    io_retry(fd, true, d.steady_ns(), ec, [&]() -> long {
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -1;
-        if (err == 0) {
-            // Still in progress shows up as a successful connect only once
-            // the peer address is known.
-            sockaddr_storage peer;
-            socklen_t plen = sizeof peer;
-            if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) return 0;
-            if (errno == ENOTCONN) {
-                errno = EAGAIN;
-                return -1;
-            }
-            return -1;
-        }
-        errno = err;
-        return -1;
-    });
+    detail::stream_ops::connect(s.fd_, static_cast<const sockaddr*>(to.data()), to.size(), ec, d);
     if (ec) return {};
     return s;
 }
@@ -135,10 +85,7 @@ tcp_stream tcp_stream::connect(const address& to, deadline d) {
 }
 
 std::size_t tcp_stream::read(void* data, std::size_t size, std::error_code& ec, deadline d) {
-    if (!size_ok(size, ec)) return 0;
-    const int fd = fd_;
-    const long n = io_retry(fd, false, d.steady_ns(), ec, [&] { return ::recv(fd, data, size, 0); });
-    return n < 0 ? 0 : static_cast<std::size_t>(n);
+    return detail::stream_ops::read(fd_, data, size, ec, d);
 }
 
 std::size_t tcp_stream::read(void* data, std::size_t size, deadline d) {
@@ -149,19 +96,7 @@ std::size_t tcp_stream::read(void* data, std::size_t size, deadline d) {
 }
 
 std::size_t tcp_stream::read_exact(void* data, std::size_t size, std::error_code& ec, deadline d) {
-    auto* p = static_cast<char*>(data);
-    std::size_t done = 0;
-    while (done < size) {
-        const std::size_t n = read(p + done, size - done, ec, d);
-        if (ec) return done;
-        if (n == 0) {
-            ec = net_errc::eof;
-            return done;
-        }
-        done += n;
-    }
-    ec.clear();
-    return done;
+    return detail::stream_ops::read_exact(fd_, data, size, ec, d);
 }
 
 std::size_t tcp_stream::read_exact(void* data, std::size_t size, deadline d) {
@@ -172,15 +107,7 @@ std::size_t tcp_stream::read_exact(void* data, std::size_t size, deadline d) {
 }
 
 std::size_t tcp_stream::write(const void* data, std::size_t size, std::error_code& ec, deadline d) {
-    if (!size_ok(size, ec)) return 0;
-    if (size == 0 && fd_ >= 0) {
-        ec.clear();
-        return 0;
-    }
-    const int fd = fd_;
-    // MSG_NOSIGNAL: a peer that went away is an error code, not a SIGPIPE.
-    const long n = io_retry(fd, true, d.steady_ns(), ec, [&] { return ::send(fd, data, size, MSG_NOSIGNAL); });
-    return n < 0 ? 0 : static_cast<std::size_t>(n);
+    return detail::stream_ops::write(fd_, data, size, ec, d);
 }
 
 std::size_t tcp_stream::write(const void* data, std::size_t size, deadline d) {
@@ -191,16 +118,7 @@ std::size_t tcp_stream::write(const void* data, std::size_t size, deadline d) {
 }
 
 std::size_t tcp_stream::write_all(const void* data, std::size_t size, std::error_code& ec, deadline d) {
-    const auto* p = static_cast<const char*>(data);
-    std::size_t done = 0;
-    while (done < size) {
-        const std::size_t n = write(p + done, size - done, ec, d);
-        if (ec) return done;
-        done += n;
-    }
-    ec.clear();
-    if (size == 0 && fd_ < 0) ec = std::make_error_code(std::errc::bad_file_descriptor);
-    return done;
+    return detail::stream_ops::write_all(fd_, data, size, ec, d);
 }
 
 std::size_t tcp_stream::write_all(const void* data, std::size_t size, deadline d) {
@@ -211,8 +129,7 @@ std::size_t tcp_stream::write_all(const void* data, std::size_t size, deadline d
 }
 
 void tcp_stream::shutdown_write(std::error_code& ec) noexcept {
-    ec.clear();
-    if (::shutdown(fd_, SHUT_WR) != 0) ec = std::error_code(errno, std::generic_category());
+    detail::stream_ops::shutdown_write(fd_, ec);
 }
 
 void tcp_stream::shutdown_write() {
@@ -234,8 +151,8 @@ void tcp_stream::set_nodelay(bool on) {
     if (ec) raise(ec, "weft::net::tcp_stream::set_nodelay");
 }
 
-address tcp_stream::local_address() const { return sock_name(fd_, false); }
-address tcp_stream::peer_address() const { return sock_name(fd_, true); }
+address tcp_stream::local_address() const { return detail::socket_name(fd_, false); }
+address tcp_stream::peer_address() const { return detail::socket_name(fd_, true); }
 
 // ---- tcp_listener -----------------------------------------------------------
 
@@ -276,34 +193,9 @@ tcp_listener tcp_listener::bind(const address& at, const listen_options& opts) {
 }
 
 tcp_stream tcp_listener::accept(std::error_code& ec, deadline d) {
-    using namespace std::chrono_literals;
-    const int fd = fd_;
-    auto backoff = 5ms;
-    for (;;) {
-        const long n = io_retry(fd, false, d.steady_ns(), ec,
-                                [&] { return static_cast<long>(::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)); });
-        if (!ec) {
-            const int conn = static_cast<int>(n);
-            if (!detail::register_fd(conn, ec)) return {};
-            return tcp_stream(conn);
-        }
-        const int err = ec.value();
-        if (ec.category() != std::generic_category()) return {};
-        if (accept_can_retry(err)) continue;
-        if (!accept_out_of_fds(err)) return {};
-        // Out of fds: pending connections stay queued in the kernel. Back off
-        // (up to 200 ms) and retry, instead of spinning on a listener that
-        // stays readable; the deadline and cancel still apply to the sleep.
-        std::error_code sleep_ec;
-        const auto wake = std::min(std::chrono::steady_clock::now() + backoff,
-                                   std::chrono::steady_clock::time_point(std::chrono::nanoseconds(d.steady_ns())));
-        this_fiber::sleep_until(wake, sleep_ec);
-        if (sleep_ec) {
-            ec = sleep_ec;
-            return {};
-        }
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
-    }
+    const int conn = detail::stream_ops::accept(fd_, ec, d);
+    if (conn < 0) return {};
+    return tcp_stream(conn);
 }
 
 tcp_stream tcp_listener::accept(deadline d) {
@@ -313,7 +205,7 @@ tcp_stream tcp_listener::accept(deadline d) {
     return s;
 }
 
-address tcp_listener::local_address() const { return sock_name(fd_, false); }
+address tcp_listener::local_address() const { return detail::socket_name(fd_, false); }
 
 // ---- errors -------------------------------------------------------------------
 

@@ -94,6 +94,7 @@ void worker::fire_timers(std::int64_t now) noexcept {
 }
 
 void worker::maintenance() noexcept {
+    drain_remote();
     if (!timers_.empty()) fire_timers(steady_now_ns());
     if (io_waiters_ > 0) poll_io(0);
 }
@@ -121,8 +122,11 @@ void worker::poll_io(std::int64_t timeout_ns) noexcept {
 
 void worker::switch_to(fiber* next, bool exiting) noexcept {
     fiber* prev = current_;
-    current_ = next;
     next->state = fiber_state::running;
+    // A parking fiber can be woken by the very maintenance pass that picks
+    // the next fiber (a timer just due, a remote wake-up): then it just goes on.
+    if (next == prev) return;
+    current_ = next;
     annotate_leave(prev->annot, next->annot, exiting);
     void* from = switch_context(&prev->sp, next->sp, prev);
     arrived(prev, static_cast<fiber*>(from));
@@ -303,6 +307,41 @@ std::error_code worker::io_wait(int fd, bool write, std::int64_t deadline_ns) {
     }
 }
 
+std::error_code worker::expect_remote_wake() noexcept {
+    if (!reactor_) {
+        try {
+            reactor_ = make_platform_reactor();
+        } catch (const std::system_error& e) {
+            return e.code();
+        }
+    }
+    ++remote_waiters_;
+    return {};
+}
+
+void worker::remote_wake(fiber* f) noexcept {
+    // All under the lock: the woken fiber can only run after drain_remote()
+    // takes it, so this worker (and its reactor) outlives the whole call.
+    std::lock_guard<std::mutex> lock(remote_mu_);
+    remote_.push_back(f);
+    remote_pending_.store(true, std::memory_order_release);
+    reactor_->wake();
+}
+
+void worker::drain_remote() noexcept {
+    if (!remote_pending_.load(std::memory_order_acquire)) return;
+    std::vector<fiber*> batch;
+    {
+        std::lock_guard<std::mutex> lock(remote_mu_);
+        remote_pending_.store(false, std::memory_order_relaxed);
+        batch.swap(remote_);
+    }
+    for (fiber* f : batch) {
+        --remote_waiters_;
+        wake(f, wake_reason::ready);
+    }
+}
+
 void worker::io_close(int fd) noexcept {
     if (fd >= 0 && static_cast<std::size_t>(fd) < fds_.size()) {
         fd_record& r = fds_[static_cast<std::size_t>(fd)];
@@ -342,6 +381,7 @@ void worker::detach(fiber* f) noexcept {
 
 void worker::loop() {
     while (live_ > 0) {
+        drain_remote();
         if (!timers_.empty()) fire_timers(steady_now_ns());
         if (fiber* f = ready_.pop()) {
             switch_to(f);
@@ -352,7 +392,7 @@ void worker::loop() {
         if (timer_node* t = timers_.top()) {
             timeout = t->deadline_ns - steady_now_ns();
             if (timeout < 0) timeout = 0;
-        } else if (io_waiters_ == 0) {
+        } else if (io_waiters_ == 0 && remote_waiters_ == 0) {
             report_deadlock();
         }
         if (reactor_) {

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <system_error>
 #include <vector>
 
@@ -67,6 +69,13 @@ public:
     std::error_code io_wait(int fd, bool write, std::int64_t deadline_ns);
     // Wakes every fiber waiting on fd with bad_file_descriptor, forgets it, closes it.
     void io_close(int fd) noexcept;
+
+    // ---- wake-ups from other threads ----
+    // The running fiber is about to park until another thread calls
+    // remote_wake() on it: counts it so the idle loop waits instead of
+    // reporting a deadlock, and makes sure the reactor exists to be woken.
+    std::error_code expect_remote_wake() noexcept;
+    void remote_wake(fiber* f) noexcept;  // any thread
     void join(fiber* f);     // then frees f
     void detach(fiber* f) noexcept;
 
@@ -88,6 +97,7 @@ private:
     void fire_timers(std::int64_t now) noexcept;
     void maintenance() noexcept;  // timers and non-blocking I/O poll, every few switches
     void poll_io(std::int64_t timeout_ns) noexcept;
+    void drain_remote() noexcept;
     [[noreturn]] void report_deadlock() const;
 
     fiber main_;  // the thread's own stack
@@ -108,6 +118,11 @@ private:
     std::unique_ptr<reactor> reactor_;
     std::vector<fd_record> fds_;  // indexed by fd
     std::size_t io_waiters_ = 0;
+
+    std::mutex remote_mu_;
+    std::vector<fiber*> remote_;          // guarded by remote_mu_
+    std::atomic<bool> remote_pending_{false};
+    std::size_t remote_waiters_ = 0;      // worker thread only
 };
 
 }  // namespace weft::detail

@@ -1,0 +1,48 @@
+// weft::offload(fn): runs a blocking function on a small pool of helper
+// threads and parks only the calling fiber until it returns.
+#pragma once
+
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace weft {
+
+namespace detail {
+// Runs job(ctx) on the offload pool; returns when it has finished.
+void offload_run(void (*job)(void*) noexcept, void* ctx);
+}  // namespace detail
+
+// Returns fn's result, or rethrows its exception, in the calling fiber. The
+// wait is not cancelable: the function cannot be interrupted, so the fiber
+// waits for it. Outside a fiber, fn simply runs on the calling thread.
+// The pool has 4 threads, started on first use.
+template <class F>
+auto offload(F&& fn) -> std::invoke_result_t<F&> {
+    using R = std::invoke_result_t<F&>;
+    struct context {
+        F& fn;
+        std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result{};
+        std::exception_ptr error;
+    } ctx{fn};
+    detail::offload_run(
+        [](void* p) noexcept {
+            auto& c = *static_cast<context*>(p);
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    c.fn();
+                    c.result = true;
+                } else {
+                    c.result.emplace(c.fn());
+                }
+            } catch (...) {
+                c.error = std::current_exception();
+            }
+        },
+        &ctx);
+    if (ctx.error) std::rethrow_exception(ctx.error);
+    if constexpr (!std::is_void_v<R>) return std::move(*ctx.result);
+}
+
+}  // namespace weft

@@ -1,0 +1,153 @@
+// The shared stream-socket operations behind tcp_stream and unix_stream.
+#include "net/stream_io.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+
+#include "net/io.hpp"
+#include "weft/net/error.hpp"
+#include "weft/this_fiber.hpp"
+
+namespace weft::detail {
+
+bool size_ok(std::size_t size, std::error_code& ec) noexcept {
+    if (size <= static_cast<std::size_t>(SSIZE_MAX)) return true;
+    ec = std::make_error_code(std::errc::invalid_argument);
+    return false;
+}
+
+net::address socket_name(int fd, bool peer) {
+    net::address a;
+    socklen_t len = net::address::capacity;
+    const int r = peer ? ::getpeername(fd, static_cast<sockaddr*>(a.data()), &len)
+                       : ::getsockname(fd, static_cast<sockaddr*>(a.data()), &len);
+    // Only an IP address fits; anything else (a Unix path) reads as empty.
+    if (r == 0 && len <= net::address::capacity) a.set_size(len);
+    return a;
+}
+
+namespace {
+// Transient accept failures: the listener stays usable, the caller should not see them.
+bool accept_can_retry(int err) {
+    return err == ECONNABORTED || err == EPROTO || err == EINTR;
+}
+bool accept_out_of_fds(int err) {
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+}  // namespace
+
+namespace stream_ops {
+
+std::size_t read(int fd, void* data, std::size_t size, std::error_code& ec, deadline d) {
+    if (!size_ok(size, ec)) return 0;
+    const long n = io_retry(fd, false, d.steady_ns(), ec, [&] { return ::recv(fd, data, size, 0); });
+    return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec, deadline d) {
+    auto* p = static_cast<char*>(data);
+    std::size_t done = 0;
+    while (done < size) {
+        const std::size_t n = read(fd, p + done, size - done, ec, d);
+        if (ec) return done;
+        if (n == 0) {
+            ec = net::net_errc::eof;
+            return done;
+        }
+        done += n;
+    }
+    ec.clear();
+    return done;
+}
+
+std::size_t write(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d) {
+    if (!size_ok(size, ec)) return 0;
+    if (size == 0 && fd >= 0) {
+        ec.clear();
+        return 0;
+    }
+    // MSG_NOSIGNAL: a peer that went away is an error code, not a SIGPIPE.
+    const long n = io_retry(fd, true, d.steady_ns(), ec, [&] { return ::send(fd, data, size, MSG_NOSIGNAL); });
+    return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+std::size_t write_all(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d) {
+    const auto* p = static_cast<const char*>(data);
+    std::size_t done = 0;
+    while (done < size) {
+        const std::size_t n = write(fd, p + done, size - done, ec, d);
+        if (ec) return done;
+        done += n;
+    }
+    ec.clear();
+    if (size == 0 && fd < 0) ec = std::make_error_code(std::errc::bad_file_descriptor);
+    return done;
+}
+
+void shutdown_write(int fd, std::error_code& ec) noexcept {
+    ec.clear();
+    if (::shutdown(fd, SHUT_WR) != 0) ec = std::error_code(errno, std::generic_category());
+}
+
+void connect(int fd, const sockaddr* to, socklen_t len, std::error_code& ec, deadline d) {
+    ec.clear();
+    if (::connect(fd, to, len) == 0) return;
+    if (errno != EINPROGRESS) {
+        ec = std::error_code(errno, std::generic_category());
+        return;
+    }
+    // Connecting: writable means done, SO_ERROR says how it went.
+    io_retry(fd, true, d.steady_ns(), ec, [&]() -> long {
+        int err = 0;
+        socklen_t elen = sizeof err;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) return -1;
+        if (err == 0) {
+            // Still in progress shows up as a successful connect only once
+            // the peer address is known.
+            sockaddr_storage peer;
+            socklen_t plen = sizeof peer;
+            if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) return 0;
+            if (errno == ENOTCONN) errno = EAGAIN;
+            return -1;
+        }
+        errno = err;
+        return -1;
+    });
+}
+
+int accept(int listen_fd, std::error_code& ec, deadline d) {
+    using namespace std::chrono_literals;
+    auto backoff = 5ms;
+    for (;;) {
+        const long n = io_retry(listen_fd, false, d.steady_ns(), ec, [&] {
+            return static_cast<long>(::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        });
+        if (!ec) {
+            const int conn = static_cast<int>(n);
+            return register_fd(conn, ec) ? conn : -1;
+        }
+        const int err = ec.value();
+        if (ec.category() != std::generic_category()) return -1;
+        if (accept_can_retry(err)) continue;
+        if (!accept_out_of_fds(err)) return -1;
+        // Out of fds: pending connections stay queued in the kernel. Back off
+        // (up to 200 ms) and retry, instead of spinning on a listener that
+        // stays readable; the deadline and cancel still apply to the sleep.
+        std::error_code sleep_ec;
+        const auto wake = std::min(std::chrono::steady_clock::now() + backoff,
+                                   std::chrono::steady_clock::time_point(std::chrono::nanoseconds(d.steady_ns())));
+        this_fiber::sleep_until(wake, sleep_ec);
+        if (sleep_ec) {
+            ec = sleep_ec;
+            return -1;
+        }
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
+    }
+}
+
+}  // namespace stream_ops
+}  // namespace weft::detail

@@ -1,0 +1,45 @@
+// Socket operations shared by the socket classes: the byte-stream calls of
+// tcp_stream and unix_stream (read, read_exact, write, write_all, shutdown),
+// connect and accept on stream sockets, and small helpers every socket type
+// needs. One implementation, so TCP and Unix-domain streams behave alike.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <system_error>
+
+#include "weft/deadline.hpp"
+#include "weft/net/address.hpp"
+
+namespace weft::detail {
+
+// size <= SSIZE_MAX; otherwise false and ec = invalid_argument.
+bool size_ok(std::size_t size, std::error_code& ec) noexcept;
+
+// getsockname / getpeername of an IP socket; empty on failure.
+net::address socket_name(int fd, bool peer);
+
+namespace stream_ops {
+
+// Semantics of tcp_stream's members of the same names; fd may be -1
+// (bad_file_descriptor).
+std::size_t read(int fd, void* data, std::size_t size, std::error_code& ec, deadline d);
+std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec, deadline d);
+std::size_t write(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d);
+std::size_t write_all(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d);
+void shutdown_write(int fd, std::error_code& ec) noexcept;
+
+// Connects a registered, non-blocking stream socket that is not connected
+// yet. A connect in progress (EINPROGRESS) is waited for under the deadline;
+// other errors, EAGAIN included, are returned as they are.
+void connect(int fd, const sockaddr* to, socklen_t len, std::error_code& ec, deadline d);
+
+// Accepts one connection on a listening socket: a registered, non-blocking
+// fd, or -1 with ec set. Transient failures (ECONNABORTED, EPROTO) are
+// retried; fd exhaustion (EMFILE, ENFILE, ENOBUFS, ENOMEM) backs off and
+// retries (5 ms doubling to 200 ms), under the deadline and cancellation.
+int accept(int listen_fd, std::error_code& ec, deadline d);
+
+}  // namespace stream_ops
+}  // namespace weft::detail

@@ -1,0 +1,69 @@
+// weft::offload: blocking functions on helper threads, only the caller parks.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "weft/weft.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Offload, ReturnsTheResultAndOtherFibersKeepRunning) {
+    weft::run([] {
+        std::atomic<bool> release{false};
+        int ticks = 0;
+        auto ticker = weft::spawn([&] {
+            // Runs while the offloaded call blocks its helper thread.
+            for (int i = 0; i < 100000 && !release; ++i) {
+                ++ticks;
+                weft::this_fiber::sleep_for(100us);
+                if (ticks >= 5) release = true;
+            }
+        });
+        const auto main_thread = std::this_thread::get_id();
+        std::string r = weft::offload([&] {
+            EXPECT_NE(std::this_thread::get_id(), main_thread);
+            for (int i = 0; i < 50000 && !release; ++i) std::this_thread::sleep_for(100us);
+            return std::string("done");
+        });
+        EXPECT_EQ(r, "done");
+        EXPECT_GE(ticks, 5);
+        ticker.join();
+    });
+}
+
+TEST(Offload, PropagatesExceptions) {
+    weft::run([] {
+        EXPECT_THROW(weft::offload([]() -> int { throw std::domain_error("off"); }), std::domain_error);
+        weft::offload([] {});  // void works too
+    });
+}
+
+TEST(Offload, ManyFibersOffloadAtOnce) {
+    weft::run([] {
+        std::vector<weft::fiber_handle> hs;
+        std::atomic<int> sum{0};
+        for (int i = 0; i < 64; ++i)
+            hs.push_back(weft::spawn([&, i] { sum += weft::offload([i] { std::this_thread::sleep_for(1ms); return i; }); }));
+        for (auto& h : hs) h.join();
+        EXPECT_EQ(sum.load(), 63 * 64 / 2);
+    });
+}
+
+TEST(Offload, OutsideAFiberRunsInline) {
+    EXPECT_EQ(weft::offload([] { return std::this_thread::get_id(); }), std::this_thread::get_id());
+}
+
+TEST(Offload, AWaitingFiberIsNotADeadlock) {
+    weft::run([] {
+        // The only fiber waits for a helper thread: the idle loop must wait, not report a deadlock.
+        EXPECT_EQ(weft::offload([] { std::this_thread::sleep_for(20ms); return 7; }), 7);
+    });
+}
+
+}  // namespace
