@@ -3,4 +3,5 @@
 
 #include "weft/net/address.hpp"
 #include "weft/net/error.hpp"
+#include "weft/net/resolve.hpp"
 #include "weft/net/tcp.hpp"

@@ -25,7 +25,7 @@ auto offload(F&& fn) -> std::invoke_result_t<F&> {
         F& fn;
         std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result{};
         std::exception_ptr error;
-    } ctx{fn};
+    } ctx{fn, {}, {}};
     detail::offload_run(
         [](void* p) noexcept {
             auto& c = *static_cast<context*>(p);

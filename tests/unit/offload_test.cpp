@@ -67,3 +67,33 @@ TEST(Offload, AWaitingFiberIsNotADeadlock) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Resolve, LocalhostAndNumericNames) {
+    weft::run([] {
+        auto v4 = weft::net::resolve("127.0.0.1", "6379");
+        ASSERT_FALSE(v4.empty());
+        EXPECT_EQ(v4.front().to_string(), "127.0.0.1:6379");
+        auto local = weft::net::resolve("localhost", "80");
+        ASSERT_FALSE(local.empty());
+        for (const auto& a : local) EXPECT_EQ(a.port(), 80);
+    });
+}
+
+TEST(Resolve, UnknownNamesAndBadInputAreErrors) {
+    weft::run([] {
+        std::error_code ec;
+        auto none = weft::net::resolve("no-such-host.invalid", "80", ec);  // .invalid never resolves
+        EXPECT_TRUE(ec);
+        EXPECT_TRUE(none.empty());
+        EXPECT_FALSE(ec.message().empty());
+        weft::net::resolve("", "80", ec);
+        EXPECT_EQ(ec, std::errc::invalid_argument);
+        weft::net::resolve("127.0.0.1", "not-a-service-name-xyz", ec);
+        EXPECT_TRUE(ec);
+        EXPECT_THROW(weft::net::resolve("no-such-host.invalid", "80"), std::system_error);
+    });
+}
+
+}  // namespace
