@@ -4,7 +4,7 @@
 set -euo pipefail
 set_name=${1:-base}
 pkgs=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev
-      libbenchmark-dev libboost-context-dev libboost-fiber-dev valgrind)
+      libbenchmark-dev libboost-context-dev libboost-fiber-dev valgrind libhttp-parser-dev)
 if [ "$set_name" = ci ]; then
   pkgs+=(clang qemu-user g++-aarch64-linux-gnu googletest gdb)
 fi

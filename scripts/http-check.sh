@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Starts examples/http_server on a free loopback port and checks its answers:
+# keep-alive hello, a static file, 404s (including a traversal attempt), and
+# 400 for a malformed request. Usage: http-check.sh HTTP_SERVER
+set -euo pipefail
+server=$1
+dir=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+mkdir "$dir/root"
+printf 'static file body\n' > "$dir/root/file.txt"
+"$server" 127.0.0.1:0 --root "$dir/root" --port-file "$dir/port" &
+pid=$!
+for _ in $(seq 1 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
+[ -s "$dir/port" ] || { echo "http-check: the server did not start" >&2; exit 1; }
+port=$(cat "$dir/port")
+fail=0
+# send REQUEST-BYTES EXPECTED-REGEX...: one connection, reads until the server closes or 2 s pass.
+send() {
+  local req=$1; shift
+  local out
+  out=$(exec 3<>"/dev/tcp/127.0.0.1/$port"; printf '%b' "$req" >&3; timeout 2 cat <&3 || true)
+  for want in "$@"; do
+    if ! grep -qE "$want" <<<"$out"; then
+      echo "http-check: FAILED: expected /$want/ for request $(printf '%q' "$req"); got:"; echo "$out"; fail=1
+    fi
+  done
+}
+# Two pipelined keep-alive requests on one connection, the second closes it.
+send 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' \
+     'HTTP/1.1 200 OK' 'Connection: keep-alive' 'Connection: close'
+n=$(exec 3<>"/dev/tcp/127.0.0.1/$port"; printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3; timeout 2 cat <&3 | grep -c '^hello' || true)
+[ "$n" = 2 ] || { echo "http-check: FAILED: expected 2 hello bodies on one connection, got $n"; fail=1; }
+send 'GET /static/file.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 200 OK' 'static file body'
+send 'GET /static/../port HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
+send 'GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
+send 'THIS IS NOT HTTP\r\n\r\n' 'HTTP/1.1 400 Bad Request'
+# The server still serves after all that.
+send 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 200 OK'
+[ $fail -eq 0 ] && echo "http-check: all answers as expected"
+exit $fail
