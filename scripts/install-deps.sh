@@ -6,7 +6,7 @@ set_name=${1:-base}
 pkgs=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev
       libbenchmark-dev libboost-context-dev libboost-fiber-dev valgrind libhttp-parser-dev)
 if [ "$set_name" = ci ]; then
-  pkgs+=(clang qemu-user g++-aarch64-linux-gnu googletest gdb)
+  pkgs+=(clang qemu-user g++-aarch64-linux-gnu googletest gdb wrk nginx-light golang-go libboost-system-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

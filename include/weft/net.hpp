@@ -5,3 +5,5 @@
 #include "weft/net/error.hpp"
 #include "weft/net/resolve.hpp"
 #include "weft/net/tcp.hpp"
+#include "weft/net/udp.hpp"
+#include "weft/net/unix.hpp"

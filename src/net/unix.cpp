@@ -1,0 +1,270 @@
+// unix_stream and unix_listener on the worker's reactor. The stream calls are
+// the ones tcp_stream uses (net/stream_io.hpp).
+#include "weft/net/unix.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <utility>
+
+#include "net/io.hpp"
+#include "net/stream_io.hpp"
+#include "weft/this_fiber.hpp"
+
+namespace weft::net {
+
+namespace {
+
+std::error_code errno_code() { return std::error_code(errno, std::generic_category()); }
+
+bool is_abstract(std::string_view path) {
+#ifdef __linux__
+    return !path.empty() && path.front() == '\0';
+#else
+    (void)path;
+    return false;
+#endif
+}
+
+// sockaddr_un for path; false with ec set when the path cannot be one.
+bool make_sockaddr(std::string_view path, sockaddr_un& sa, socklen_t& len, std::error_code& ec) {
+    std::memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (path.empty()) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return false;
+    }
+    const bool abstract = is_abstract(path);
+    if (!abstract && path.find('\0') != std::string_view::npos) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return false;
+    }
+    // A filesystem path keeps room for its NUL; an abstract name has none.
+    if (abstract ? path.size() > sizeof sa.sun_path : path.size() >= sizeof sa.sun_path) {
+        ec = std::make_error_code(std::errc::filename_too_long);
+        return false;
+    }
+    std::memcpy(sa.sun_path, path.data(), path.size());
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
+    return true;
+}
+
+// For messages: an abstract name's NULs as '@', as ss(8) shows them.
+std::string printable(std::string_view path) {
+    std::string s(path);
+    std::replace(s.begin(), s.end(), '\0', '@');
+    return s;
+}
+
+std::chrono::steady_clock::time_point steady_at(std::int64_t ns) {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+}  // namespace
+
+// ---- unix_stream ------------------------------------------------------------
+
+unix_stream& unix_stream::operator=(unix_stream&& o) noexcept {
+    if (this != &o) {
+        close();
+        fd_ = o.release();
+    }
+    return *this;
+}
+
+void unix_stream::close() noexcept { detail::close_fd(std::exchange(fd_, -1)); }
+
+unix_stream unix_stream::connect(std::string_view path, std::error_code& ec, deadline d) {
+    using namespace std::chrono_literals;
+    ec.clear();
+    sockaddr_un sa;
+    socklen_t len = 0;
+    if (!make_sockaddr(path, sa, len, ec)) return {};
+    // Like every blocking call: a pending cancel or a passed deadline fail it
+    // first, even though a Unix connect usually completes at once.
+    detail::worker& w = detail::require_io_worker();
+    std::int64_t until = d.steady_ns();
+    if ((ec = w.begin_blocking(until))) return {};
+    unix_stream s(detail::open_socket(AF_UNIX, SOCK_STREAM, ec));
+    if (ec) return {};
+    auto backoff = std::chrono::milliseconds(1);
+    for (;;) {
+        detail::stream_ops::connect(s.fd_, reinterpret_cast<const sockaddr*>(&sa), len, ec, d);
+        if (ec != std::errc::resource_unavailable_try_again) break;
+        // The listener's backlog is full. A non-blocking Unix connect then
+        // fails with EAGAIN and nothing signals when there is room again, so
+        // back off (1 ms doubling to 50 ms) and retry, under the deadline
+        // (an enclosing deadline_scope and cancel end the sleep themselves).
+        std::error_code sleep_ec;
+        this_fiber::sleep_until(std::min(std::chrono::steady_clock::now() + backoff, steady_at(until)), sleep_ec);
+        std::int64_t check = until;
+        if (!sleep_ec) sleep_ec = w.begin_blocking(check);
+        if (sleep_ec) {
+            ec = sleep_ec;
+            return {};
+        }
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
+    }
+    if (ec) return {};
+    return s;
+}
+
+unix_stream unix_stream::connect(std::string_view path, deadline d) {
+    std::error_code ec;
+    unix_stream s = connect(path, ec, d);
+    if (ec) detail::throw_error(ec, ("weft::net::unix_stream::connect to " + printable(path)).c_str());
+    return s;
+}
+
+std::size_t unix_stream::read(void* data, std::size_t size, std::error_code& ec, deadline d) {
+    return detail::stream_ops::read(fd_, data, size, ec, d);
+}
+
+std::size_t unix_stream::read(void* data, std::size_t size, deadline d) {
+    std::error_code ec;
+    const std::size_t n = read(data, size, ec, d);
+    if (ec) detail::throw_error(ec, "weft::net::unix_stream::read");
+    return n;
+}
+
+std::size_t unix_stream::read_exact(void* data, std::size_t size, std::error_code& ec, deadline d) {
+    return detail::stream_ops::read_exact(fd_, data, size, ec, d);
+}
+
+std::size_t unix_stream::read_exact(void* data, std::size_t size, deadline d) {
+    std::error_code ec;
+    const std::size_t n = read_exact(data, size, ec, d);
+    if (ec) detail::throw_error(ec, "weft::net::unix_stream::read_exact");
+    return n;
+}
+
+std::size_t unix_stream::write(const void* data, std::size_t size, std::error_code& ec, deadline d) {
+    return detail::stream_ops::write(fd_, data, size, ec, d);
+}
+
+std::size_t unix_stream::write(const void* data, std::size_t size, deadline d) {
+    std::error_code ec;
+    const std::size_t n = write(data, size, ec, d);
+    if (ec) detail::throw_error(ec, "weft::net::unix_stream::write");
+    return n;
+}
+
+std::size_t unix_stream::write_all(const void* data, std::size_t size, std::error_code& ec, deadline d) {
+    return detail::stream_ops::write_all(fd_, data, size, ec, d);
+}
+
+std::size_t unix_stream::write_all(const void* data, std::size_t size, deadline d) {
+    std::error_code ec;
+    const std::size_t n = write_all(data, size, ec, d);
+    if (ec) detail::throw_error(ec, "weft::net::unix_stream::write_all");
+    return n;
+}
+
+void unix_stream::shutdown_write(std::error_code& ec) noexcept { detail::stream_ops::shutdown_write(fd_, ec); }
+
+void unix_stream::shutdown_write() {
+    std::error_code ec;
+    shutdown_write(ec);
+    if (ec) detail::throw_error(ec, "weft::net::unix_stream::shutdown_write");
+}
+
+// ---- unix_listener ------------------------------------------------------------
+
+unix_listener::unix_listener(unix_listener&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)),
+      path_(std::move(o.path_)),
+      unlink_on_close_(std::exchange(o.unlink_on_close_, false)),
+      dev_(o.dev_),
+      ino_(o.ino_) {}
+
+unix_listener& unix_listener::operator=(unix_listener&& o) noexcept {
+    if (this != &o) {
+        close();
+        fd_ = std::exchange(o.fd_, -1);
+        path_ = std::move(o.path_);
+        unlink_on_close_ = std::exchange(o.unlink_on_close_, false);
+        dev_ = o.dev_;
+        ino_ = o.ino_;
+    }
+    return *this;
+}
+
+void unix_listener::close() noexcept {
+    if (fd_ < 0) return;
+    // Unlink first, so no new client finds a file whose listener is gone; and
+    // only the file this listener created, not one someone bound since.
+    if (unlink_on_close_) {
+        struct stat st;
+        if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+            static_cast<unsigned long long>(st.st_dev) == dev_ && static_cast<unsigned long long>(st.st_ino) == ino_)
+            ::unlink(path_.c_str());
+        unlink_on_close_ = false;
+    }
+    detail::close_fd(std::exchange(fd_, -1));
+}
+
+unix_listener unix_listener::bind(std::string_view path, std::error_code& ec, const unix_listen_options& opts) {
+    ec.clear();
+    if (opts.backlog < 0) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return {};
+    }
+    sockaddr_un sa;
+    socklen_t len = 0;
+    if (!make_sockaddr(path, sa, len, ec)) return {};
+    const bool in_fs = !is_abstract(path);
+    unix_listener l;
+    l.path_.assign(path);
+    l.fd_ = detail::open_socket(AF_UNIX, SOCK_STREAM, ec);
+    if (ec) {
+        l.fd_ = -1;
+        return {};
+    }
+    struct stat st;
+    if (in_fs && opts.unlink_existing && ::lstat(l.path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+        ::unlink(l.path_.c_str());
+    if (::bind(l.fd_, reinterpret_cast<const sockaddr*>(&sa), len) != 0) {
+        ec = errno_code();
+        return {};
+    }
+    if (in_fs && ::lstat(l.path_.c_str(), &st) == 0) {
+        l.dev_ = static_cast<unsigned long long>(st.st_dev);
+        l.ino_ = static_cast<unsigned long long>(st.st_ino);
+    }
+    if (::listen(l.fd_, opts.backlog) != 0) {
+        ec = errno_code();
+        l.unlink_on_close_ = in_fs;  // bind created the file; don't leave it behind
+        return {};
+    }
+    l.unlink_on_close_ = in_fs && opts.unlink_on_close;
+    return l;
+}
+
+unix_listener unix_listener::bind(std::string_view path, const unix_listen_options& opts) {
+    std::error_code ec;
+    unix_listener l = bind(path, ec, opts);
+    if (ec) detail::throw_error(ec, ("weft::net::unix_listener::bind to " + printable(path)).c_str());
+    return l;
+}
+
+unix_stream unix_listener::accept(std::error_code& ec, deadline d) {
+    const int conn = detail::stream_ops::accept(fd_, ec, d);
+    if (conn < 0) return {};
+    return unix_stream(conn);
+}
+
+unix_stream unix_listener::accept(deadline d) {
+    std::error_code ec;
+    unix_stream s = accept(ec, d);
+    if (ec) detail::throw_error(ec, "weft::net::unix_listener::accept");
+    return s;
+}
+
+}  // namespace weft::net
