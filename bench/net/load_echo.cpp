@@ -253,8 +253,10 @@ int main(int argc, char** argv) {
                 "(latency p50 %.0f us, p99 %.0f us), every byte verified\n",
                 host.c_str(), port, connections, size, elapsed, rate, p50, p99);
     std::printf("{\"round_trips_per_s\": %.1f, \"round_trips\": %llu, \"seconds\": %.3f, \"connections\": %ld, "
-                "\"size\": %ld, \"p50_us\": %.0f, \"p99_us\": %.0f, \"mismatches\": %llu, \"failures\": %llu}\n",
+                "\"size\": %ld, \"p50_us\": %.0f, \"p99_us\": %.0f, \"total_round_trips\": %llu, \"total_seconds\": %.3f, "
+                "\"mismatches\": %llu, \"failures\": %llu}\n",
                 rate, static_cast<unsigned long long>(measured), elapsed, connections, size, p50, p99,
+                static_cast<unsigned long long>(done), static_cast<double>(end - t0) / 1e9,
                 static_cast<unsigned long long>(mismatches), static_cast<unsigned long long>(failures));
     return 0;
 }

@@ -2,6 +2,7 @@
 #include "net/stream_io.hpp"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -18,6 +19,15 @@ bool size_ok(std::size_t size, std::error_code& ec) noexcept {
     if (size <= static_cast<std::size_t>(SSIZE_MAX)) return true;
     ec = std::make_error_code(std::errc::invalid_argument);
     return false;
+}
+
+void set_int_option(int fd, int level, int name, int value, std::error_code& ec) noexcept {
+    ec.clear();
+    if (value < 0) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return;
+    }
+    if (::setsockopt(fd, level, name, &value, sizeof value) != 0) ec = std::error_code(errno, std::generic_category());
 }
 
 net::address socket_name(int fd, bool peer) {
@@ -85,6 +95,67 @@ std::size_t write_all(int fd, const void* data, std::size_t size, std::error_cod
     }
     ec.clear();
     if (size == 0 && fd < 0) ec = std::make_error_code(std::errc::bad_file_descriptor);
+    return done;
+}
+
+namespace {
+static_assert(sizeof(net::mutable_buffer) == sizeof(iovec) && sizeof(net::const_buffer) == sizeof(iovec),
+              "weft buffers must match iovec");
+constexpr std::size_t max_iov = 1024;  // IOV_MAX on Linux
+
+bool iov_ok(std::size_t count, std::size_t total_hint, std::error_code& ec) {
+    if (count <= max_iov && total_hint <= static_cast<std::size_t>(SSIZE_MAX)) return true;
+    ec = std::make_error_code(std::errc::invalid_argument);
+    return false;
+}
+
+template <class Buffer>
+std::size_t total_size(std::span<const Buffer> bufs) {
+    std::size_t t = 0;
+    for (const auto& b : bufs) t += b.size;
+    return t;
+}
+}  // namespace
+
+std::size_t readv(int fd, std::span<const net::mutable_buffer> bufs, std::error_code& ec, deadline d) {
+    if (!iov_ok(bufs.size(), total_size(bufs), ec)) return 0;
+    const auto* iov = reinterpret_cast<const iovec*>(bufs.data());
+    const long n = io_retry(fd, false, d.steady_ns(), ec,
+                            [&] { return static_cast<long>(::readv(fd, iov, static_cast<int>(bufs.size()))); });
+    return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+std::size_t writev(int fd, std::span<const net::const_buffer> bufs, std::error_code& ec, deadline d) {
+    if (!iov_ok(bufs.size(), total_size(bufs), ec)) return 0;
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(reinterpret_cast<const iovec*>(bufs.data()));
+    msg.msg_iovlen = bufs.size();
+    // sendmsg, not writev: MSG_NOSIGNAL keeps a vanished peer from raising SIGPIPE.
+    const long n = io_retry(fd, true, d.steady_ns(), ec, [&] { return static_cast<long>(::sendmsg(fd, &msg, MSG_NOSIGNAL)); });
+    return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+std::size_t writev_all(int fd, std::span<const net::const_buffer> bufs, std::error_code& ec, deadline d) {
+    if (!iov_ok(bufs.size(), total_size(bufs), ec)) return 0;
+    net::const_buffer local[max_iov];
+    std::size_t count = 0;
+    for (const auto& b : bufs)
+        if (b.size > 0) local[count++] = b;
+    std::size_t first = 0, done = 0;
+    while (first < count) {
+        const std::size_t n = writev(fd, std::span<const net::const_buffer>(local + first, count - first), ec, d);
+        if (ec) return done;
+        done += n;
+        // Drop what went out: whole buffers, then the front of a partial one.
+        std::size_t left = n;
+        while (first < count && left >= local[first].size) left -= local[first++].size;
+        if (first < count && left > 0) {
+            local[first].data = static_cast<const char*>(local[first].data) + left;
+            local[first].size -= left;
+        }
+    }
+    ec.clear();
+    if (fd < 0) ec = std::make_error_code(std::errc::bad_file_descriptor);
     return done;
 }
 

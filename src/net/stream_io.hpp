@@ -7,15 +7,20 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <span>
 #include <system_error>
 
 #include "weft/deadline.hpp"
 #include "weft/net/address.hpp"
+#include "weft/net/buffer.hpp"
 
 namespace weft::detail {
 
 // size <= SSIZE_MAX; otherwise false and ec = invalid_argument.
 bool size_ok(std::size_t size, std::error_code& ec) noexcept;
+
+// setsockopt of an int option; a negative value is invalid_argument.
+void set_int_option(int fd, int level, int name, int value, std::error_code& ec) noexcept;
 
 // getsockname / getpeername of an IP socket; empty on failure.
 net::address socket_name(int fd, bool peer);
@@ -29,6 +34,9 @@ std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec
 std::size_t write(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d);
 std::size_t write_all(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d);
 void shutdown_write(int fd, std::error_code& ec) noexcept;
+std::size_t readv(int fd, std::span<const net::mutable_buffer> bufs, std::error_code& ec, deadline d);
+std::size_t writev(int fd, std::span<const net::const_buffer> bufs, std::error_code& ec, deadline d);
+std::size_t writev_all(int fd, std::span<const net::const_buffer> bufs, std::error_code& ec, deadline d);
 
 // Connects a registered, non-blocking stream socket that is not connected
 // yet. A connect in progress (EINPROGRESS) is waited for under the deadline;

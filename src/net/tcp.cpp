@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <type_traits>
 #include <utility>
 
 #include "net/io.hpp"
@@ -138,17 +139,68 @@ void tcp_stream::shutdown_write() {
     if (ec) raise(ec, "weft::net::tcp_stream::shutdown_write");
 }
 
+namespace {
+// The throwing form of a member: call its error_code form, raise on error.
+template <class Fn>
+auto checked(Fn fn, const char* what) {
+    std::error_code ec;
+    if constexpr (std::is_void_v<decltype(fn(ec))>) {
+        fn(ec);
+        if (ec) raise(ec, what);
+    } else {
+        auto r = fn(ec);
+        if (ec) raise(ec, what);
+        return r;
+    }
+}
+}  // namespace
+
+std::size_t tcp_stream::readv(std::span<const mutable_buffer> bufs, std::error_code& ec, deadline d) {
+    return detail::stream_ops::readv(fd_, bufs, ec, d);
+}
+std::size_t tcp_stream::readv(std::span<const mutable_buffer> bufs, deadline d) {
+    return checked([&](std::error_code& ec) { return readv(bufs, ec, d); }, "weft::net::tcp_stream::readv");
+}
+std::size_t tcp_stream::writev(std::span<const const_buffer> bufs, std::error_code& ec, deadline d) {
+    return detail::stream_ops::writev(fd_, bufs, ec, d);
+}
+std::size_t tcp_stream::writev(std::span<const const_buffer> bufs, deadline d) {
+    return checked([&](std::error_code& ec) { return writev(bufs, ec, d); }, "weft::net::tcp_stream::writev");
+}
+std::size_t tcp_stream::writev_all(std::span<const const_buffer> bufs, std::error_code& ec, deadline d) {
+    return detail::stream_ops::writev_all(fd_, bufs, ec, d);
+}
+std::size_t tcp_stream::writev_all(std::span<const const_buffer> bufs, deadline d) {
+    return checked([&](std::error_code& ec) { return writev_all(bufs, ec, d); },
+                   "weft::net::tcp_stream::writev_all");
+}
+
 void tcp_stream::set_nodelay(bool on, std::error_code& ec) noexcept {
-    ec.clear();
-    const int v = on ? 1 : 0;
-    if (::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0)
-        ec = std::error_code(errno, std::generic_category());
+    detail::set_int_option(fd_, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0, ec);
+}
+void tcp_stream::set_keepalive(bool on, std::error_code& ec) noexcept {
+    detail::set_int_option(fd_, SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0, ec);
+}
+void tcp_stream::set_send_buffer_size(int bytes, std::error_code& ec) noexcept {
+    detail::set_int_option(fd_, SOL_SOCKET, SO_SNDBUF, bytes, ec);
+}
+void tcp_stream::set_receive_buffer_size(int bytes, std::error_code& ec) noexcept {
+    detail::set_int_option(fd_, SOL_SOCKET, SO_RCVBUF, bytes, ec);
 }
 
 void tcp_stream::set_nodelay(bool on) {
-    std::error_code ec;
-    set_nodelay(on, ec);
-    if (ec) raise(ec, "weft::net::tcp_stream::set_nodelay");
+    checked([&](std::error_code& ec) { set_nodelay(on, ec); }, "weft::net::tcp_stream::set_nodelay");
+}
+void tcp_stream::set_keepalive(bool on) {
+    checked([&](std::error_code& ec) { set_keepalive(on, ec); }, "weft::net::tcp_stream::set_keepalive");
+}
+void tcp_stream::set_send_buffer_size(int bytes) {
+    checked([&](std::error_code& ec) { set_send_buffer_size(bytes, ec); },
+            "weft::net::tcp_stream::set_send_buffer_size");
+}
+void tcp_stream::set_receive_buffer_size(int bytes) {
+    checked([&](std::error_code& ec) { set_receive_buffer_size(bytes, ec); },
+            "weft::net::tcp_stream::set_receive_buffer_size");
 }
 
 address tcp_stream::local_address() const { return detail::socket_name(fd_, false); }

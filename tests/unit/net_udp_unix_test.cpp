@@ -677,3 +677,65 @@ TEST(TcpShared, EchoEofAndErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(TcpVectored, ReadvWritevMoveEveryByteInOrder) {
+    weft::run([] {
+        auto listener = weft::net::tcp_listener::bind(weft::net::address::parse("127.0.0.1:0"));
+        auto server = weft::spawn([&] {
+            weft::deadline_scope limit{std::chrono::seconds(20)};
+            auto conn = listener.accept();
+            std::vector<char> a(1000), b(70000), c(5);
+            std::size_t got = 0;
+            const std::size_t want = a.size() + b.size() + c.size();
+            // readv fills a, then b, then c; loop until everything arrived.
+            while (got < want) {
+                std::vector<weft::net::mutable_buffer> bufs;
+                std::size_t skip = got;
+                for (auto* v : {&a, &b, &c}) {
+                    if (skip >= v->size()) {
+                        skip -= v->size();
+                        continue;
+                    }
+                    bufs.push_back({v->data() + skip, v->size() - skip});
+                    skip = 0;
+                }
+                const std::size_t n = conn.readv(bufs);
+                ASSERT_GT(n, 0u);
+                got += n;
+            }
+            std::size_t k = 0;
+            for (auto* v : {&a, &b, &c})
+                for (char ch : *v) ASSERT_EQ(ch, static_cast<char>(k++ % 251));
+        });
+        weft::deadline_scope limit{std::chrono::seconds(20)};
+        auto conn = weft::net::tcp_stream::connect(listener.local_address());
+        conn.set_keepalive(true);
+        conn.set_send_buffer_size(4096);  // small: forces partial writev
+        conn.set_receive_buffer_size(4096);
+        std::error_code ec;
+        conn.set_send_buffer_size(-1, ec);
+        EXPECT_EQ(ec, std::errc::invalid_argument);
+        std::vector<char> x(300), y(0), z(70705);
+        std::size_t k = 0;
+        for (auto* v : {&x, &z})
+            for (char& ch : *v) ch = static_cast<char>(k++ % 251);
+        const weft::net::const_buffer bufs[] = {{x.data(), x.size()}, {y.data(), 0}, {z.data(), z.size()}};
+        EXPECT_EQ(conn.writev_all(bufs), x.size() + z.size());
+        server.join();
+    });
+}
+
+TEST(TcpVectored, TooManyBuffersIsInvalid) {
+    weft::run([] {
+        auto listener = weft::net::tcp_listener::bind(weft::net::address::parse("127.0.0.1:0"));
+        auto conn = weft::net::tcp_stream::connect(listener.local_address());
+        std::vector<weft::net::const_buffer> many(5000, weft::net::const_buffer{"x", 1});
+        std::error_code ec;
+        EXPECT_EQ(conn.writev(many, ec), 0u);
+        EXPECT_EQ(ec, std::errc::invalid_argument);
+    });
+}
+
+}  // namespace

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <system_error>
 
 #include "weft/deadline.hpp"
 #include "weft/net/address.hpp"
+#include "weft/net/buffer.hpp"
 #include "weft/net/error.hpp"
 
 namespace weft::net {
@@ -42,10 +44,25 @@ public:
     std::size_t write_all(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
     std::size_t write_all(const void* data, std::size_t size, deadline d = {});
 
+    // Scatter/gather: one readv/writev once the socket is ready; like read/write
+    // they move at least one byte. writev_all loops until everything went out.
+    std::size_t readv(std::span<const mutable_buffer> bufs, std::error_code& ec, deadline d = {});
+    std::size_t readv(std::span<const mutable_buffer> bufs, deadline d = {});
+    std::size_t writev(std::span<const const_buffer> bufs, std::error_code& ec, deadline d = {});
+    std::size_t writev(std::span<const const_buffer> bufs, deadline d = {});
+    std::size_t writev_all(std::span<const const_buffer> bufs, std::error_code& ec, deadline d = {});
+    std::size_t writev_all(std::span<const const_buffer> bufs, deadline d = {});
+
     void shutdown_write(std::error_code& ec) noexcept;  // half-close: the peer reads EOF
     void shutdown_write();
     void set_nodelay(bool on, std::error_code& ec) noexcept;
     void set_nodelay(bool on);
+    void set_keepalive(bool on, std::error_code& ec) noexcept;
+    void set_keepalive(bool on);
+    void set_send_buffer_size(int bytes, std::error_code& ec) noexcept;  // SO_SNDBUF
+    void set_send_buffer_size(int bytes);
+    void set_receive_buffer_size(int bytes, std::error_code& ec) noexcept;  // SO_RCVBUF
+    void set_receive_buffer_size(int bytes);
     address local_address() const;
     address peer_address() const;
 
