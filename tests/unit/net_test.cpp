@@ -5,6 +5,8 @@
 // after fd reuse, and bad input. Loopback only; every loop and wait is bounded.
 #include <gtest/gtest.h>
 
+#include "context/annotate.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -782,7 +784,14 @@ TEST(Tcp, ManyConcurrentConnectionsOnOneWorker) {
         if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
     }
     const long soft = rl.rlim_cur == RLIM_INFINITY ? 1'000'000L : static_cast<long>(rl.rlim_cur);
-    const int n = static_cast<int>(std::min(500L, (soft - 64) / 2));
+#if WEFT_STRESS_LARGE
+    constexpr long wanted = 10000;
+#elif WEFT_ASAN || WEFT_TSAN
+    constexpr long wanted = 500;  // TSan tracks every fiber like a thread, up to 8128
+#else
+    constexpr long wanted = 2000;
+#endif
+    const int n = static_cast<int>(std::min(wanted, (soft - 64) / 2));
     if (n < 8) GTEST_SKIP() << "RLIMIT_NOFILE too low: " << soft;
     constexpr int kMessages = 4;
     constexpr std::size_t kMsgSize = 48;
