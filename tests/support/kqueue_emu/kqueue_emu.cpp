@@ -17,15 +17,11 @@ namespace {
 
 constexpr std::uint64_t user_bit = std::uint64_t{1} << 63;  // epoll data: user ident, else fd
 
-struct fd_reg {
+struct fd_reg {  // one epoll registration stands for both knotes of an fd
     bool read = false, write = false;
-    void* udata_read = nullptr;
-    void* udata_write = nullptr;
+    void *udata_read = nullptr, *udata_write = nullptr;
 };
-struct user_reg {
-    int efd;
-    void* udata;
-};
+struct user_reg { int efd; void* udata; };  // an EVFILT_USER knote: an eventfd
 struct kq_state {
     std::map<int, fd_reg> fds;
     std::map<std::uintptr_t, user_reg> users;
@@ -35,18 +31,21 @@ struct kq_state {
 std::mutex mu;
 std::map<int, kq_state> kqs;  // by the epoll fd that stands for the kqueue
 
-struct kevent make_event(std::uintptr_t ident, short filter, unsigned short flags, void* udata) {
+struct kevent make_event(std::uintptr_t ident, short filter, int flags, void* udata) {
     struct kevent ev;
     EV_SET(&ev, ident, filter, flags, 0, 0, udata);
     return ev;
 }
 
-std::uint32_t mask_of(const fd_reg& r) {
-    return (r.read ? EPOLLIN | EPOLLRDHUP : 0u) | (r.write ? EPOLLOUT : 0u) | EPOLLET;
+// Drops queued events of an fd's knotes: of one filter, or (filter 0) both.
+void drop_pending(kq_state& s, std::uintptr_t fd, short filter) {
+    std::erase_if(s.pending, [&](const struct kevent& e) {
+        return e.ident == fd && (filter == 0 ? e.filter != EVFILT_USER : e.filter == filter);
+    });
 }
 
-void drop_pending(kq_state& s, std::uintptr_t ident, short filter) {
-    std::erase_if(s.pending, [&](const struct kevent& e) { return e.ident == ident && e.filter == filter; });
+std::uint32_t mask_of(const fd_reg& r) {
+    return (r.read ? EPOLLIN | EPOLLRDHUP : 0u) | (r.write ? EPOLLOUT : 0u) | EPOLLET;
 }
 
 int change_fd(int kq, kq_state& s, const struct kevent& c) {
@@ -60,13 +59,16 @@ int change_fd(int kq, kq_state& s, const struct kevent& c) {
         (rd ? fresh.read : fresh.write) = true;
         (rd ? fresh.udata_read : fresh.udata_write) = c.udata;
         ev.events = mask_of(fresh);
-        // ADD succeeding means the kernel had no registration: any record we
+        // ADD succeeding means the kernel had no registration: anything we
         // kept is for an fd closed without EV_DELETE (close drops knotes).
         if (::epoll_ctl(kq, EPOLL_CTL_ADD, fd, &ev) == 0) {
             s.fds[fd] = fresh;
+            drop_pending(s, c.ident, 0);
             return 0;
         }
         if (errno != EEXIST) return errno;
+        for (struct kevent& e : s.pending)  // a queued event reports the knote's current udata
+            if (e.ident == c.ident && e.filter == c.filter) e.udata = c.udata;
         fd_reg& r = s.fds[fd];
         (rd ? r.read : r.write) = true;
         (rd ? r.udata_read : r.udata_write) = c.udata;
@@ -101,21 +103,13 @@ int change_user(int kq, kq_state& s, const struct kevent& c) {
             ev.data.u64 = user_bit | c.ident;
             if (::epoll_ctl(kq, EPOLL_CTL_ADD, efd, &ev) != 0) {
                 const int err = errno;
-                ::close(efd);
-                return err;
+                return ::close(efd), err;
             }
             it = s.users.emplace(c.ident, user_reg{efd, c.udata}).first;
         }
         it->second.udata = c.udata;
-    } else if (c.flags & EV_DELETE) {
-        if (it == s.users.end()) return ENOENT;
-        ::epoll_ctl(kq, EPOLL_CTL_DEL, it->second.efd, nullptr);
-        ::close(it->second.efd);
-        s.users.erase(it);
-        drop_pending(s, c.ident, EVFILT_USER);
-        return 0;
-    } else if (it == s.users.end()) {
-        return ENOENT;
+    } else if (it == s.users.end() || (c.flags & EV_DELETE)) {
+        return it == s.users.end() ? ENOENT : EINVAL;  // deleting a user event is not emulated
     }
     if (c.fflags & NOTE_TRIGGER) {
         const std::uint64_t one = 1;
@@ -141,21 +135,21 @@ void translate(kq_state& s, const epoll_event* evs, int n) {
         const fd_reg& r = it->second;
         const std::uint32_t e = evs[i].events;
         const bool hup = (e & (EPOLLHUP | EPOLLERR)) != 0;
-        const auto base = static_cast<unsigned short>(EV_ADD | EV_CLEAR);
+        const int base = EV_ADD | EV_CLEAR;
         if (r.read && ((e & (EPOLLIN | EPOLLRDHUP)) || hup))
             s.pending.push_back(make_event(it->first, EVFILT_READ,
                                            base | ((e & EPOLLRDHUP) || hup ? EV_EOF : 0), r.udata_read));
         if (r.write && ((e & EPOLLOUT) || hup))
-            s.pending.push_back(make_event(it->first, EVFILT_WRITE, base | (hup ? EV_EOF : 0), r.udata_write));
+            s.pending.push_back(
+                make_event(it->first, EVFILT_WRITE, base | (hup ? EV_EOF : 0), r.udata_write));
     }
 }
 
+int fail(int err) { return errno = err, -1; }
+
 int deliver(kq_state& s, struct kevent* out, int max) {
     int k = 0;
-    for (; k < max && !s.pending.empty(); ++k) {
-        out[k] = s.pending.front();
-        s.pending.pop_front();
-    }
+    for (; k < max && !s.pending.empty(); ++k, s.pending.pop_front()) out[k] = s.pending.front();
     return k;
 }
 
@@ -175,17 +169,11 @@ extern "C" int kqueue(void) {
 
 extern "C" int kevent(int kq, const struct kevent* changelist, int nchanges, struct kevent* eventlist,
                       int nevents, const struct timespec* timeout) {
-    if (nchanges < 0 || nevents < 0) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (nchanges < 0 || nevents < 0) return fail(EINVAL);
     {
         std::lock_guard lock(mu);
         auto it = kqs.find(kq);
-        if (it == kqs.end()) {
-            errno = EBADF;
-            return -1;
-        }
+        if (it == kqs.end()) return fail(EBADF);
         kq_state& s = it->second;
         int results = 0;
         for (int i = 0; i < nchanges; ++i) {
@@ -196,33 +184,26 @@ extern "C" int kevent(int kq, const struct kevent* changelist, int nchanges, str
             if (err == 0 && !(c.flags & EV_RECEIPT)) continue;
             if (results == nevents) {
                 if (err == 0) continue;
-                errno = err;
-                return -1;
+                return fail(err);
             }
-            eventlist[results] = c;
-            eventlist[results].flags = EV_ERROR;
-            eventlist[results].data = err;
-            ++results;
+            eventlist[results] = c;  // as FreeBSD: the change, flags EV_ERROR, errno (or 0) in data
+            eventlist[results].flags = EV_ERROR, eventlist[results++].data = err;
         }
         if (results > 0) return results;
         if (nevents == 0) return 0;
         if (!s.pending.empty()) return deliver(s, eventlist, nevents);
     }
-    int ms = -1;
-    if (timeout) {
-        const long long ns = static_cast<long long>(timeout->tv_sec) * 1'000'000'000 + timeout->tv_nsec;
-        const long long up = (ns + 999'999) / 1'000'000;  // never wake early
-        ms = static_cast<int>(std::clamp(up, 0LL, static_cast<long long>(INT_MAX)));
-    }
+    int ms = -1;  // rounded up: never wake early
+    if (timeout)
+        ms = timeout->tv_sec >= INT_MAX / 1000 - 1
+                 ? INT_MAX
+                 : static_cast<int>(timeout->tv_sec * 1000 + (timeout->tv_nsec + 999'999) / 1'000'000);
     epoll_event evs[64];
     const int n = ::epoll_wait(kq, evs, std::min(nevents, 64), ms);
     if (n < 0) return -1;  // errno from epoll_wait (EINTR)
     std::lock_guard lock(mu);
     auto it = kqs.find(kq);
-    if (it == kqs.end()) {
-        errno = EBADF;
-        return -1;
-    }
+    if (it == kqs.end()) return fail(EBADF);
     translate(it->second, evs, n);
     return deliver(it->second, eventlist, nevents);
 }

@@ -1,0 +1,465 @@
+#!/usr/bin/env bash
+# Network load comparison: weft's echo server against a raw epoll server (the
+# limit), Boost.Asio and Go (GOMAXPROCS=1), all single-threaded, driven by the
+# closed-loop load generator bench/net/load_echo; then weft's examples/http_server
+# against nginx (one worker) under wrk. Prints one table.
+# Usage: bench/run-net.sh [--quick] [--reps N] [--no-install] [--no-wait]
+#   --quick: 1 s runs, 20 connections, 1 repetition.  Default: 5 s runs,
+#   100 connections x 64 bytes, wrk -t1 -c100 -d5s, 3 interleaved repetitions
+#   (the table shows medians).  --no-install: do not call scripts/install-deps.sh.
+#   --no-wait: do not wait (at most 15 s) for other processes to quiet down before each run.
+# Exits 1 when a build or a server fails to start, 3 when the load generator
+# sees a byte mismatch (or an HTTP check/wrk sees a wrong answer).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build="$root/build/netbench"
+quick=0
+reps=""
+install=1
+wait_quiet=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --reps) shift; reps=${1:-}
+      [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "bench/run-net.sh: --reps needs a positive number" >&2; exit 2; } ;;
+    --no-install) install=0 ;;
+    --no-wait) wait_quiet=0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "bench/run-net.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$quick" -eq 1 ]; then
+  seconds=1; warmup=0.2; conns=20; reps=${reps:-1}
+else
+  seconds=5; warmup=0.5; conns=100; reps=${reps:-3}
+fi
+size=64
+
+die() { echo "bench/run-net.sh: $*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---- packages and build ------------------------------------------------------
+if [ "$install" -eq 1 ] && [ -f "$root/scripts/install-deps.sh" ]; then
+  bash "$root/scripts/install-deps.sh" ci ||
+    echo "bench/run-net.sh: warning: installing packages failed; peers that are missing are skipped" >&2
+fi
+
+mkdir -p "$build"
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_TESTS=OFF \
+    -DWEFT_BUILD_BENCH=ON -DWEFT_BUILD_EXAMPLES=ON >"$build/configure.log" 2>&1 || {
+    cat "$build/configure.log" >&2; die "configuring $build failed"; }
+fi
+targets=(net_bench)
+cmake --build "$build" --target help 2>/dev/null | grep -q '^http_server:' && targets+=(http_server)
+if ! cmake --build "$build" -j2 --target "${targets[@]}" >"$build/net-build.log" 2>&1; then
+  cat "$build/net-build.log" >&2
+  die "build failed"
+fi
+bin="$build/bench/net"
+
+go_bin=""
+if have go; then
+  # Standard library only: no module downloads, caches inside the build folder.
+  if (cd "$root/bench/net/go_echo" &&
+      GOCACHE="$build/go-cache" GOPATH="$build/go-path" GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local \
+      go build -o "$bin/go_echo" .) >"$build/go-build.log" 2>&1; then
+    go_bin="$bin/go_echo"
+  else
+    cat "$build/go-build.log" >&2
+    die "go build of bench/net/go_echo failed"
+  fi
+fi
+
+# ---- pinning -----------------------------------------------------------------
+srv_pin=()
+load_pin=()
+pin_note="not pinned (taskset missing or fewer than 2 CPUs)"
+ncpu=$(nproc 2>/dev/null || echo 1)
+if have taskset && [ "$ncpu" -ge 2 ] && taskset -c 0 true 2>/dev/null && taskset -c 1 true 2>/dev/null; then
+  srv_pin=(taskset -c 0)
+  load_pin=(taskset -c 1)
+  pin_note="server pinned to CPU 0, load generator to CPU 1 (taskset)"
+fi
+
+# ---- bookkeeping: every server we start is killed on exit --------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-net.XXXXXX")
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+stop_server() {  # PID
+  kill "$1" 2>/dev/null || true
+  local i
+  for i in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+clk_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# CPU ticks (utime+stime) of a process and its direct children (nginx's worker).
+cpu_ticks() {  # PID
+  local pid=$1 total=0 f line p rest
+  for f in /proc/[0-9]*/stat; do
+    { read -r line <"$f"; } 2>/dev/null || continue  # the process may be gone already
+    p=${f#/proc/}; p=${p%/stat}
+    rest=${line##*) }
+    # Fields after the ")" of the command name: 2=ppid, 12=utime, 13=stime.
+    # shellcheck disable=SC2086
+    set -- $rest
+    if [ "$p" = "$pid" ] || [ "$2" = "$pid" ]; then total=$((total + ${12} + ${13})); fi
+  done
+  echo "$total"
+}
+
+# Busy and total ticks of the whole machine so far ("busy total").
+machine_ticks() {
+  local cpu user nice sys idle iowait irq softirq steal rest
+  read -r cpu user nice sys idle iowait irq softirq steal rest </proc/stat
+  echo "$((user + nice + sys + irq + softirq + steal)) $((user + nice + sys + idle + iowait + irq + softirq + steal))"
+}
+
+# Waits (at most 15 s) until other processes use under 15% of the machine, so a
+# burst of unrelated work (a compiler, a test run) does not land in a measurement.
+quiet_down() {
+  [ "$wait_quiet" -eq 1 ] || return 0
+  local i a b busy
+  for i in $(seq 30); do
+    a=($(machine_ticks)); sleep 0.5; b=($(machine_ticks))
+    busy=$(( (b[0] - a[0]) * 100 / ((b[1] - a[1]) > 0 ? (b[1] - a[1]) : 1) ))
+    [ "$busy" -lt 15 ] && return 0
+  done
+  echo "  (the machine stayed ${busy}% busy with other work; measuring anyway)"
+}
+
+results="$tmp/results.jsonl"
+: >"$results"
+m0=(0 0)
+srv_c0=0
+begin_measure() {  # PID
+  quiet_down
+  m0=($(machine_ticks))
+  srv_c0=$(cpu_ticks "$1")
+}
+# end_measure PID: prints "server_ticks machine_busy_ticks machine_total_ticks" for the run.
+end_measure() {
+  local c1 m1
+  c1=$(cpu_ticks "$1")
+  m1=($(machine_ticks))
+  echo "$((c1 - srv_c0)) $((m1[0] - m0[0])) $((m1[1] - m0[1]))"
+}
+
+started_pid=""
+started_port=""
+# start_echo_server NAME CMD... : runs CMD plus "0 --port-file F" on the server CPU, waits for the port.
+start_echo_server() {
+  local name=$1; shift
+  local pf="$tmp/$name.port" i
+  rm -f "$pf"
+  "${srv_pin[@]}" "$@" 0 --port-file "$pf" >"$tmp/$name.log" 2>&1 &
+  started_pid=$!
+  pids+=("$started_pid")
+  for i in $(seq 100); do
+    [ -s "$pf" ] && break
+    kill -0 "$started_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ ! -s "$pf" ]; then
+    cat "$tmp/$name.log" >&2
+    kill -0 "$started_pid" 2>/dev/null && die "$name did not start (no port after 10 s)"
+    die "$name did not start (it exited)"
+  fi
+  started_port=$(tr -d '[:space:]' <"$pf")
+}
+
+# record KIND NAME REP OUTFILE "srv_ticks busy total" [LOAD_TIME_FILE]: one JSON line per run.
+record() {
+  python3 - "$@" "$clk_tck" "$ncpu" >>"$results" <<'EOF'
+import json, os, re, sys
+kind, name, rep, path, ticks, timef, hz, ncpu = sys.argv[1:9]
+srv_ticks, busy, total = (int(x) for x in ticks.split())
+hz, ncpu = int(hz), int(ncpu)
+text = open(path).read()
+row = {"kind": kind, "server": name, "rep": int(rep), "cpu_s": srv_ticks / hz}
+if kind == "echo":
+    doc = json.loads(text.strip().splitlines()[-1])
+    row.update(rate=doc["round_trips_per_s"], ops=doc["total_round_trips"], wall_s=doc["total_seconds"],
+               p50_us=doc["p50_us"], p99_us=doc["p99_us"], load_cpu_s=doc.get("load_cpu_s"))
+else:
+    m = re.search(r"(\d+) requests in ([\d.]+)(m?s)", text)
+    row.update(rate=float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)), ops=int(m.group(1)),
+               wall_s=float(m.group(2)) * (0.001 if m.group(3) == "ms" else 1.0), load_cpu_s=None)
+    lat = re.search(r"Latency\s+([\d.]+)(us|ms|s)", text)
+    if lat:
+        row["avg_latency_us"] = float(lat.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[lat.group(2)]
+    if os.path.exists(timef):
+        try:
+            row["load_cpu_s"] = sum(float(x) for x in open(timef).read().split()[-2:])
+        except ValueError:
+            pass
+    errs = re.search(r"Socket errors: (.*)", text)
+    row["socket_errors"] = errs.group(1) if errs else ""
+# What everything else on the machine used meanwhile, in CPUs' worth (the
+# server and the load generator taken out; softirq work is charged to them).
+ours = srv_ticks / hz + (row["load_cpu_s"] or 0.0)
+row["other_cpus"] = max(0.0, busy / hz - ours) / (total / hz / ncpu) if total else None
+print(json.dumps(row))
+EOF
+}
+
+run_echo() {  # NAME REP CMD...
+  local name=$1 rep=$2; shift 2
+  start_echo_server "$name" "$@"
+  local pid=$started_pid port=$started_port rc=0 ticks
+  begin_measure "$pid"
+  "${load_pin[@]}" "$bin/load_echo" --host 127.0.0.1 --port "$port" --connections "$conns" --size "$size" \
+    --seconds "$seconds" --warmup "$warmup" >"$tmp/$name.$rep.out" 2>"$tmp/$name.$rep.err" || rc=$?
+  ticks=$(end_measure "$pid")
+  if ! kill -0 "$pid" 2>/dev/null; then
+    cat "$tmp/$name.log" "$tmp/$name.$rep.err" >&2
+    die "$name died during the load run"
+  fi
+  stop_server "$pid"
+  if [ "$rc" -eq 3 ]; then
+    cat "$tmp/$name.$rep.err" >&2
+    echo "bench/run-net.sh: $name: the load generator saw a byte mismatch" >&2
+    exit 3
+  elif [ "$rc" -ne 0 ]; then
+    cat "$tmp/$name.$rep.err" >&2
+    die "$name: the load generator failed (exit $rc)"
+  fi
+  echo "  $name #$rep: $(head -n1 "$tmp/$name.$rep.out" | sed 's/^load_echo: [^,]*, //')"
+  record echo "$name" "$rep" "$tmp/$name.$rep.out" "$ticks" ""
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+check_hello() {  # NAME PORT: GET / must answer 200 with the body "hello\n"
+  python3 - "$1" "$2" <<'EOF' || exit 3
+import sys, urllib.request
+name, port = sys.argv[1], sys.argv[2]
+with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+    body = r.read()
+    if r.status != 200 or body != b"hello\n":
+        sys.exit(f"bench/run-net.sh: {name}: GET / answered {r.status} {body!r}, expected 200 b'hello\\n'")
+EOF
+}
+
+wait_port() {  # PORT PID
+  local i
+  for i in $(seq 100); do
+    kill -0 "$2" 2>/dev/null || return 1
+    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()' "$1" \
+      2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+run_wrk() {  # NAME REP PID PORT
+  local name=$1 rep=$2 pid=$3 port=$4 rc=0 ticks timer=()
+  check_hello "$name" "$port"
+  rm -f "$tmp/wrk.time"
+  [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "%U %S" -o "$tmp/wrk.time")
+  begin_measure "$pid"
+  "${load_pin[@]}" "${timer[@]}" wrk -t1 -c"$conns" -d"${seconds}s" "http://127.0.0.1:$port/" \
+    >"$tmp/$name.$rep.out" 2>&1 || rc=$?
+  ticks=$(end_measure "$pid")
+  if ! kill -0 "$pid" 2>/dev/null; then
+    cat "$tmp/$name.$rep.out" >&2
+    die "$name died during the wrk run"
+  fi
+  [ "$rc" -eq 0 ] || { cat "$tmp/$name.$rep.out" >&2; die "$name: wrk failed (exit $rc)"; }
+  if grep -q 'Non-2xx or 3xx responses' "$tmp/$name.$rep.out"; then
+    cat "$tmp/$name.$rep.out" >&2
+    echo "bench/run-net.sh: $name: wrk saw non-2xx answers" >&2
+    exit 3
+  fi
+  echo "  $name #$rep: $(grep -E 'Requests/sec' "$tmp/$name.$rep.out" | tr -s ' ')$(grep -E 'Socket errors' "$tmp/$name.$rep.out" | sed 's/^ */, /')"
+  record http "$name" "$rep" "$tmp/$name.$rep.out" "$ticks" "$tmp/wrk.time"
+}
+
+run_weft_http() {  # REP
+  local pf="$tmp/http.port" pid i
+  rm -f "$pf"
+  "${srv_pin[@]}" "$build/examples/http_server" 127.0.0.1:0 --port-file "$pf" >"$tmp/weft-http.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for i in $(seq 100); do [ -s "$pf" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  [ -s "$pf" ] || { cat "$tmp/weft-http.log" >&2; die "examples/http_server did not start"; }
+  run_wrk "weft http_server" "$1" "$pid" "$(tr -d '[:space:]' <"$pf")"
+  stop_server "$pid"
+}
+
+run_nginx() {  # REP
+  local dir="$tmp/nginx" port pid
+  mkdir -p "$dir"
+  port=$(free_port)
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    # weft's http_server keeps a connection open for any number of requests; so does this nginx.
+    keepalive_requests 1000000000;
+    keepalive_timeout 60s;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location = / {
+            default_type text/plain;
+            return 200 "hello\n";
+        }
+    }
+}
+EOF
+  # Master and its one worker both stay on the server CPU.
+  "${srv_pin[@]}" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  if ! wait_port "$port" "$pid"; then
+    cat "$dir/stdout.log" "$dir/error.log" >&2 2>/dev/null || true
+    die "nginx did not start"
+  fi
+  run_wrk "nginx (1 worker)" "$1" "$pid" "$port"
+  stop_server "$pid"
+}
+
+# ---- runs ----------------------------------------------------------------------
+echo "bench/run-net.sh: ${seconds}s runs (+${warmup}s warm-up), $conns connections x $size bytes," \
+     "$reps repetition(s); $pin_note"
+
+echo_servers=("weft" "raw epoll")
+[ -x "$bin/asio_echo" ] && echo_servers+=("Boost.Asio")
+[ -n "$go_bin" ] && echo_servers+=("Go")
+
+for rep in $(seq "$reps"); do
+  # Rotate the order each repetition so a slow phase of a shared machine spreads out.
+  n=${#echo_servers[@]}
+  for k in $(seq 0 $((n - 1))); do
+    s=${echo_servers[$(((k + rep - 1) % n))]}
+    case "$s" in
+      "weft") run_echo weft "$rep" "$bin/weft_echo" ;;
+      "raw epoll") run_echo "raw epoll" "$rep" "$bin/epoll_echo" ;;
+      "Boost.Asio") run_echo "Boost.Asio" "$rep" "$bin/asio_echo" ;;
+      "Go") run_echo Go "$rep" env GOMAXPROCS=1 "$go_bin" ;;
+    esac
+  done
+done
+
+http_note=""
+if [ -x "$build/examples/http_server" ] && have wrk && have nginx; then
+  for rep in $(seq "$reps"); do
+    if [ $((rep % 2)) -eq 1 ]; then run_weft_http "$rep"; run_nginx "$rep"
+    else run_nginx "$rep"; run_weft_http "$rep"; fi
+  done
+else
+  missing=()
+  [ -x "$build/examples/http_server" ] || missing+=("examples/http_server (libhttp-parser-dev)")
+  have wrk || missing+=(wrk)
+  have nginx || missing+=(nginx)
+  http_note="HTTP comparison skipped: missing ${missing[*]}"
+fi
+
+mkdir -p "$build/net-results"
+cp "$results" "$build/net-results/results.jsonl"
+
+python3 - "$results" "$pin_note" "$quick" "$reps" "$seconds" "$conns" "$size" "$http_note" <<'EOF'
+import json, statistics, sys
+path, pin, quick, reps, seconds, conns, size, http_note = sys.argv[1:9]
+rows = [json.loads(l) for l in open(path) if l.strip()]
+
+def runs(kind, server):
+    return [r for r in rows if r["kind"] == kind and r["server"] == server]
+
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+def rate(kind, server): return med([r["rate"] for r in runs(kind, server)])
+def us_per_op(kind, server): return med([1e6 * r["cpu_s"] / r["ops"] for r in runs(kind, server) if r["ops"]])
+def pct(kind, server, key):
+    return med([100 * r[key] / r["wall_s"] for r in runs(kind, server) if r.get(key) is not None and r["wall_s"]])
+def other(kind, server): return med([100 * r["other_cpus"] for r in runs(kind, server) if r.get("other_cpus") is not None])
+def fmt_pct(v): return "n/a" if v is None else f"{v:.0f}%"
+
+spec = [  # (label, kind, server, target for weft/peer or None)
+    ("weft (fiber per connection)", "echo", "weft", None),
+    ("raw epoll, edge-triggered", "echo", "raw epoll", 0.95),
+    ("Boost.Asio, 1 io_context thread", "echo", "Boost.Asio", None),
+    ("Go, goroutine per conn, GOMAXPROCS=1", "echo", "Go", 1.3),
+    ("weft examples/http_server", "http", "weft http_server", None),
+    ("nginx, 1 worker", "http", "nginx (1 worker)", 1.0),
+]
+weft_of = {"echo": "weft", "http": "weft http_server"}
+missing_note = {"Go": "go not installed", "Boost.Asio": "Boost not found",
+                "nginx (1 worker)": http_note, "weft http_server": http_note}
+header = ("server", "rate/s", "min..max", "srv us/op", "srv CPU", "load CPU", "other", "weft/peer",
+          "by CPU/op", "target", "result")
+table = [header]
+notes = []
+for label, kind, server, target in spec:
+    r = rate(kind, server)
+    tgt = "-" if target is None else f">= {target:.2f}"
+    if r is None:
+        table.append((f"[{kind}] {label}", "n/a", "", "", "", "", "", "", "", tgt,
+                      "skipped: " + (missing_note.get(server) or "not run")))
+        continue
+    vals = [x["rate"] for x in runs(kind, server)]
+    spread = f"{min(vals):.0f}..{max(vals):.0f}" if len(vals) > 1 else ""
+    c = us_per_op(kind, server)
+    is_weft = server == weft_of[kind]
+    w, wc = rate(kind, weft_of[kind]), us_per_op(kind, weft_of[kind])
+    ratio = None if is_weft or w is None else w / r
+    cpu_ratio = None if is_weft or wc is None or c is None else c / wc
+    verdict = "" if ratio is None or target is None else ("ok" if ratio >= target else "MISSED")
+    load = pct(kind, server, "load_cpu_s")
+    if load is not None and load >= 90:
+        notes.append(f"[{kind}] {server}")
+    unit = "rt" if kind == "echo" else "req"
+    table.append((f"[{kind}] {label}", f"{r:,.0f} {unit}", spread, "n/a" if c is None else f"{c:.2f}",
+                  fmt_pct(pct(kind, server, "cpu_s")), fmt_pct(load), fmt_pct(other(kind, server)),
+                  "(weft)" if is_weft else ("n/a" if ratio is None else f"{ratio:.3f}"),
+                  "" if is_weft else ("n/a" if cpu_ratio is None else f"{cpu_ratio:.3f}"), tgt, verdict))
+
+widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+mode = "quick" if quick == "1" else "full"
+print()
+print(f"weft network load ({mode}): {reps} interleaved run(s) per server of {seconds} s, medians; "
+      f"echo: {conns} connections x {size} B closed loop (bench/net/load_echo); "
+      f"HTTP: wrk -t1 -c{conns} -d{seconds}s, GET / -> \"hello\\n\"")
+print(f"{pin}; every server single-threaded; loopback 127.0.0.1")
+print("rate/s: round trips/s (echo) or requests/s (HTTP); srv us/op: server CPU time (user+sys, incl. softirq it ran) "
+      "per round trip/request; srv/load CPU: share of one CPU used by the server / the load generator; other: "
+      "other processes' share of the machine; weft/peer: weft's rate over the peer's; by CPU/op: the peer's "
+      "srv us/op over weft's (> 1: weft cheaper); target and result judge weft/peer")
+for i, row in enumerate(table):
+    print("  ".join(c.ljust(widths[j]) if j == 0 else c.rjust(widths[j]) for j, c in enumerate(row)).rstrip())
+    if i == 0:
+        print("  ".join("-" * w for w in widths))
+if http_note:
+    print(http_note)
+if notes:
+    print("note: the load generator used >= 90% of its CPU against " + ", ".join(notes) +
+          ": there it, not the server, may have set the pace; compare 'by CPU/op'")
+EOF
