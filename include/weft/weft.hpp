@@ -7,4 +7,6 @@
 #include "weft/net.hpp"
 #include "weft/offload.hpp"
 #include "weft/run.hpp"
+#include "weft/sync/condition_variable.hpp"
+#include "weft/sync/mutex.hpp"
 #include "weft/this_fiber.hpp"

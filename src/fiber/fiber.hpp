@@ -62,6 +62,7 @@ struct fiber {
     bool cancelable_wait = false;  // the current park may be ended by cancel()
     bool cancel_requested = false;
     std::int64_t scope_deadline = no_deadline;  // earliest enclosing deadline_scope
+    std::uint64_t wait_seq = 0;  // numbers waits other threads may end, so late wakes are dropped
     stack stk;                     // empty for a thread's own stack
     context_annotations annot;
     char name[32] = {};

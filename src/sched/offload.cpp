@@ -19,6 +19,7 @@ struct job {
     void* ctx;
     worker* owner;
     fiber* waiter;
+    std::uint64_t seq;
 };
 
 // Never destroyed: its threads may still be inside a blocking call at exit.
@@ -50,7 +51,7 @@ private:
                 jobs_.pop_front();
             }
             j.fn(j.ctx);
-            j.owner->remote_wake(j.waiter);
+            j.owner->remote_wake(j.waiter, j.seq);
         }
     }
     std::mutex mu_;
@@ -65,14 +66,20 @@ void offload_run(void (*fn)(void*) noexcept, void* ctx) {
         fn(ctx);  // no fiber to park: run it here
         return;
     }
-    if (w->expect_remote_wake()) {
+    try {
+        w->ensure_reactor();
+    } catch (const std::system_error&) {
         fn(ctx);  // no reactor to be woken through: block this worker rather than fail
         return;
     }
+    const std::uint64_t seq = w->begin_remote_wait();
     fiber* self = w->running();
     self->wait_reason = "offload";
-    offload_pool::get().submit(job{fn, ctx, w, self});
-    w->park_until(no_deadline, /*cancelable=*/false);
+    offload_pool::get().submit(job{fn, ctx, w, self, seq});
+    // Not cancelable, no deadline: only the pool's wake ends this park.
+    while (w->park_until(no_deadline, /*cancelable=*/false) != wake_reason::ready) {
+    }
+    w->end_remote_wait();
 }
 
 }  // namespace weft::detail

@@ -307,39 +307,39 @@ std::error_code worker::io_wait(int fd, bool write, std::int64_t deadline_ns) {
     }
 }
 
-std::error_code worker::expect_remote_wake() noexcept {
-    if (!reactor_) {
-        try {
-            reactor_ = make_platform_reactor();
-        } catch (const std::system_error& e) {
-            return e.code();
-        }
-    }
-    ++remote_waiters_;
-    return {};
+void worker::ensure_reactor() {
+    if (!reactor_) reactor_ = make_platform_reactor();
 }
 
-void worker::remote_wake(fiber* f) noexcept {
+std::uint64_t worker::begin_remote_wait() noexcept {
+    ++remote_waiters_;
+    return ++current_->wait_seq;
+}
+
+void worker::end_remote_wait() noexcept {
+    --remote_waiters_;
+    ++current_->wait_seq;  // any wake still in flight for this wait is now stale
+}
+
+void worker::remote_wake(fiber* f, std::uint64_t seq) noexcept {
     // All under the lock: the woken fiber can only run after drain_remote()
     // takes it, so this worker (and its reactor) outlives the whole call.
     std::lock_guard<std::mutex> lock(remote_mu_);
-    remote_.push_back(f);
+    remote_.push_back(remote_entry{f, seq});
     remote_pending_.store(true, std::memory_order_release);
     reactor_->wake();
 }
 
 void worker::drain_remote() noexcept {
     if (!remote_pending_.load(std::memory_order_acquire)) return;
-    std::vector<fiber*> batch;
+    std::vector<remote_entry> batch;
     {
         std::lock_guard<std::mutex> lock(remote_mu_);
         remote_pending_.store(false, std::memory_order_relaxed);
         batch.swap(remote_);
     }
-    for (fiber* f : batch) {
-        --remote_waiters_;
-        wake(f, wake_reason::ready);
-    }
+    for (const remote_entry& e : batch)
+        if (e.f->wait_seq == e.seq) wake(e.f, wake_reason::ready);
 }
 
 void worker::io_close(int fd) noexcept {

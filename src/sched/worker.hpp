@@ -71,11 +71,16 @@ public:
     void io_close(int fd) noexcept;
 
     // ---- wake-ups from other threads ----
-    // The running fiber is about to park until another thread calls
-    // remote_wake() on it: counts it so the idle loop waits instead of
-    // reporting a deadlock, and makes sure the reactor exists to be woken.
-    std::error_code expect_remote_wake() noexcept;
-    void remote_wake(fiber* f) noexcept;  // any thread
+    // The running fiber is about to park in a wait that another thread may
+    // end (remote_wake): counts it so the idle loop waits instead of
+    // reporting a deadlock, makes sure the reactor exists to be woken, and
+    // returns the wait's sequence number. end_remote_wait() when it is over.
+    void ensure_reactor();  // throws std::system_error
+    std::uint64_t begin_remote_wait() noexcept;  // after ensure_reactor()
+    void end_remote_wait() noexcept;
+    // Any thread: makes f ready if it is still in the wait numbered seq; a
+    // late wake for a wait that already ended (timed out, say) is dropped.
+    void remote_wake(fiber* f, std::uint64_t seq) noexcept;
     void join(fiber* f);     // then frees f
     void detach(fiber* f) noexcept;
 
@@ -120,7 +125,11 @@ private:
     std::size_t io_waiters_ = 0;
 
     std::mutex remote_mu_;
-    std::vector<fiber*> remote_;          // guarded by remote_mu_
+    struct remote_entry {
+        fiber* f;
+        std::uint64_t seq;
+    };
+    std::vector<remote_entry> remote_;    // guarded by remote_mu_
     std::atomic<bool> remote_pending_{false};
     std::size_t remote_waiters_ = 0;      // worker thread only
 };

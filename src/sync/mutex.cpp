@@ -1,0 +1,88 @@
+// mutex and condition_variable slow paths on top of waiters.
+#include "weft/sync/condition_variable.hpp"
+#include "weft/sync/mutex.hpp"
+
+#include <mutex>
+
+#include "sync/waiter.hpp"
+
+namespace weft {
+
+using detail::wait_outcome;
+
+bool mutex::lock_slow(std::int64_t deadline_ns, bool cancelable) {
+    detail::waiter w;
+    std::int64_t d = deadline_ns;
+    if (detail::prepare_wait(w, d, cancelable) != wait_outcome::waiting) return try_lock();
+    guard_.lock();
+    for (;;) {
+        std::uint32_t s = state_.load(std::memory_order_relaxed);
+        if (s == 0) {
+            if (state_.compare_exchange_weak(s, 1, std::memory_order_acquire)) {
+                guard_.unlock();
+                return true;
+            }
+            continue;
+        }
+        // Mark it contended so unlock() takes the slow path and finds us.
+        if (s == 1 && !state_.compare_exchange_weak(s, 2, std::memory_order_relaxed)) continue;
+        break;
+    }
+    detail::arm(w);
+    waiters_.push_back(&w);
+    guard_.unlock();
+    if (detail::block(w, d, cancelable) == wait_outcome::notified) return true;  // handed over
+    guard_.lock();
+    waiters_.remove(&w);
+    guard_.unlock();
+    return false;
+}
+
+void mutex::unlock_slow() noexcept {
+    detail::wake_target t;
+    guard_.lock();
+    if (detail::claim_front(waiters_, t)) {
+        // Hand over: the lock stays held, now by the woken waiter.
+        state_.store(waiters_.empty() ? 1 : 2, std::memory_order_relaxed);
+        guard_.unlock();
+        detail::deliver(t);
+        return;
+    }
+    state_.store(0, std::memory_order_release);
+    guard_.unlock();
+}
+
+void condition_variable::notify_one() noexcept {
+    detail::wake_target t;
+    guard_.lock();
+    const bool any = detail::claim_front(waiters_, t);
+    guard_.unlock();
+    if (any) detail::deliver(t);
+}
+
+void condition_variable::notify_all() noexcept {
+    detail::wake_target t;
+    std::lock_guard<detail::spinlock> lock(guard_);
+    while (detail::claim_front(waiters_, t)) detail::deliver(t);
+}
+
+std::cv_status condition_variable::wait_until_ns(std::unique_lock<mutex>& lk, std::int64_t deadline_ns) {
+    detail::waiter w;
+    std::int64_t d = deadline_ns;
+    if (detail::prepare_wait(w, d, false) != wait_outcome::waiting) return std::cv_status::timeout;
+    guard_.lock();
+    detail::arm(w);
+    waiters_.push_back(&w);
+    guard_.unlock();
+    lk.unlock();
+    const wait_outcome r = detail::block(w, d, false);
+    if (r != wait_outcome::notified) {
+        guard_.lock();
+        waiters_.remove(&w);
+        guard_.unlock();
+    }
+    lk.lock();
+    return r == wait_outcome::notified ? std::cv_status::no_timeout : std::cv_status::timeout;
+}
+
+}  // namespace weft

@@ -1,0 +1,155 @@
+// Waiters: fibers park through their worker, threads sleep on a futex; the
+// state word decides who ends a wait, so racing ends never double-wake.
+#include "sync/waiter.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+
+#include "common/assert.hpp"
+#include "sched/worker.hpp"
+
+namespace weft::detail {
+
+void wait_list::push_back(waiter* w) noexcept {
+    w->next = nullptr;
+    w->prev = tail_;
+    if (tail_) tail_->next = w;
+    else head_ = w;
+    tail_ = w;
+    w->linked = true;
+}
+
+void wait_list::remove(waiter* w) noexcept {
+    if (!w->linked) return;
+    if (w->prev) w->prev->next = w->next;
+    else head_ = w->next;
+    if (w->next) w->next->prev = w->prev;
+    else tail_ = w->prev;
+    w->prev = w->next = nullptr;
+    w->linked = false;
+}
+
+waiter* wait_list::pop_front() noexcept {
+    waiter* w = head_;
+    if (w) remove(w);
+    return w;
+}
+
+namespace {
+long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val, const timespec* ts) noexcept {
+    return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op, val, ts, nullptr, 0);
+}
+}  // namespace
+
+wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable) {
+    w.state.store(static_cast<std::uint32_t>(wait_outcome::waiting), std::memory_order_relaxed);
+    w.item = nullptr;
+    w.f = nullptr;
+    w.owner = nullptr;
+    worker* wk = worker::current();
+    if (wk && wk->on_fiber()) {
+        const fiber* self = wk->running();
+        if (cancelable && self->cancel_requested) return wait_outcome::canceled;
+        if (self->scope_deadline < deadline_ns) deadline_ns = self->scope_deadline;
+        wk->ensure_reactor();
+    }
+    if (deadline_ns != no_deadline && deadline_ns <= steady_now_ns()) return wait_outcome::timed_out;
+    return wait_outcome::waiting;
+}
+
+void arm(waiter& w) noexcept {
+    worker* wk = worker::current();
+    if (wk && wk->on_fiber()) {
+        w.f = wk->running();
+        w.owner = wk;
+        w.seq = wk->begin_remote_wait();
+    }
+}
+
+namespace {
+// The waiter's own end of the race: claim it for a timeout or cancel, or
+// learn that a notifier got there first.
+wait_outcome end_by_self(waiter& w, wait_outcome why) noexcept {
+    std::uint32_t expected = static_cast<std::uint32_t>(wait_outcome::waiting);
+    if (w.state.compare_exchange_strong(expected, static_cast<std::uint32_t>(why), std::memory_order_acq_rel))
+        return why;
+    return static_cast<wait_outcome>(expected);
+}
+}  // namespace
+
+wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcept {
+    const auto waiting = static_cast<std::uint32_t>(wait_outcome::waiting);
+    if (w.f) {
+        worker* wk = w.owner;
+        wait_outcome result;
+        for (;;) {
+            const wake_reason why = wk->park_until(deadline_ns, cancelable);
+            const std::uint32_t st = w.state.load(std::memory_order_acquire);
+            if (st != waiting) {
+                result = static_cast<wait_outcome>(st);
+                break;
+            }
+            if (why == wake_reason::timeout) {
+                result = end_by_self(w, wait_outcome::timed_out);
+                break;
+            }
+            if (why == wake_reason::canceled) {
+                result = end_by_self(w, wait_outcome::canceled);
+                break;
+            }
+            // Any other wake is not for this wait: park again.
+        }
+        wk->end_remote_wait();
+        return result;
+    }
+    for (;;) {
+        const std::uint32_t st = w.state.load(std::memory_order_acquire);
+        if (st != waiting) return static_cast<wait_outcome>(st);
+        timespec ts{};
+        const timespec* tsp = nullptr;
+        if (deadline_ns != no_deadline) {
+            const std::int64_t left = deadline_ns - steady_now_ns();
+            if (left <= 0) return end_by_self(w, wait_outcome::timed_out);
+            ts.tv_sec = static_cast<time_t>(left / 1'000'000'000);
+            ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
+            tsp = &ts;
+        }
+        futex(&w.state, FUTEX_WAIT_PRIVATE, waiting, tsp);
+    }
+}
+
+bool claim(waiter& w, wake_target& t) noexcept {
+    t = wake_target{w.f, w.owner, w.seq, &w.state};
+    std::uint32_t expected = static_cast<std::uint32_t>(wait_outcome::waiting);
+    return w.state.compare_exchange_strong(expected, static_cast<std::uint32_t>(wait_outcome::notified),
+                                           std::memory_order_acq_rel);
+}
+
+bool claim_front(wait_list& list, wake_target& t, void** item) noexcept {
+    while (waiter* w = list.pop_front()) {
+        void* it = w->item;
+        if (claim(*w, t)) {
+            if (item) *item = it;
+            return true;
+        }
+    }
+    return false;
+}
+
+void deliver(const wake_target& t) noexcept {
+    if (!t.f) {
+        // The thread may already have seen the state and left; a wake on a
+        // dead futex word is harmless, and futex waiters tolerate spurious wakes.
+        futex(t.state, FUTEX_WAKE_PRIVATE, 1, nullptr);
+        return;
+    }
+    if (worker::current() == t.owner) t.owner->wake(t.f, wake_reason::ready);
+    else t.owner->remote_wake(t.f, t.seq);
+}
+
+}  // namespace weft::detail

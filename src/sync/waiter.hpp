@@ -1,0 +1,62 @@
+// The one way every weft primitive blocks: a waiter that is either a parked
+// fiber (on any worker) or a plain thread sleeping on a futex. A waiter ends
+// exactly once: notified, timed out or canceled, whichever claims it first.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "fiber/fiber.hpp"
+#include "weft/detail/wait_queue.hpp"
+
+namespace weft::detail {
+
+class worker;
+
+enum class wait_outcome : std::uint32_t { waiting = 0, notified = 1, timed_out = 2, canceled = 3 };
+
+struct waiter {
+    std::atomic<std::uint32_t> state{0};  // a wait_outcome; leaves `waiting` once
+    fiber* f = nullptr;                   // null for a plain thread
+    worker* owner = nullptr;
+    std::uint64_t seq = 0;
+    waiter* prev = nullptr;  // wait_list links, guarded by the primitive's lock
+    waiter* next = nullptr;
+    bool linked = false;
+    void* item = nullptr;  // what a primitive hands over with the notification (channels)
+};
+
+// What a notifier needs to wake a waiter, copied out before claiming it:
+// once claimed, a waiter may return and its memory vanish at any moment.
+struct wake_target {
+    fiber* f;
+    worker* owner;
+    std::uint64_t seq;
+    std::atomic<std::uint32_t>* state;
+};
+
+// Before taking the primitive's lock: checks cancellation and the deadline
+// (min of deadline_ns and the fiber's deadline_scope, written back) and makes
+// sure the worker can be woken from other threads. Returns `waiting` when the
+// caller may go on to arm(), enqueue and block(); otherwise timed_out /
+// canceled. Throws std::system_error if the worker's reactor cannot be made.
+wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable);
+// Under the primitive's lock, just before w is enqueued: binds w to the
+// calling fiber's current wait (or to the calling thread).
+void arm(waiter& w) noexcept;
+
+// Blocks until w is notified, the deadline passes, or (if cancelable) the
+// fiber is canceled. On timed_out / canceled the caller removes w from its
+// list under its lock. A thread outside weft blocks on a futex.
+wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcept;
+
+// Under the primitive's lock, after unlinking w: claims it for notification.
+// False when w already timed out or was canceled (it will unlink itself).
+bool claim(waiter& w, wake_target& t) noexcept;
+// Wakes a claimed waiter; any thread, lock not needed.
+void deliver(const wake_target& t) noexcept;
+
+// Pops waiters from the front until one can be claimed; false when none can.
+bool claim_front(wait_list& list, wake_target& t, void** item = nullptr) noexcept;
+
+}  // namespace weft::detail
