@@ -168,6 +168,12 @@ void worker::exit_current() noexcept {
 // Runs on the next context once an exited fiber's stack is no longer in use.
 void worker::retire(fiber* f) noexcept {
     f->state = fiber_state::finished;
+    if (remote_pending_.load(std::memory_order_acquire)) {
+        // A late wake for a wait that ended some other way may still name
+        // this fiber: it must not outlive the fiber's control block.
+        std::lock_guard<std::mutex> lock(remote_mu_);
+        std::erase_if(remote_, [f](const remote_entry& e) { return e.f == f; });
+    }
     --live_;
     if (f->all_prev) f->all_prev->all_next = f->all_next;
     else all_ = f->all_next;

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <cerrno>
 #include <system_error>
 
@@ -29,8 +31,10 @@ bool install_guard(void* p, std::size_t len, guard_kind k) noexcept {
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
 // A pidfd for this process, reopened after fork: a child must never advise its parent.
 int self_pidfd() noexcept {
+    static std::mutex mu;  // workers on several threads grow their pools at once
     static int fd = -1;
     static pid_t owner = 0;
+    std::lock_guard<std::mutex> lock(mu);
     const pid_t pid = ::getpid();
     if (owner != pid) {
         fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -47,7 +51,7 @@ bool install_guards(char* first, std::size_t n, std::size_t stride, std::size_t 
                     guard_kind k) noexcept {
     std::size_t i = 0;
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
-    static bool batch_ok = true;
+    static std::atomic<bool> batch_ok{true};
     if (k == guard_kind::madvise_guard && batch_ok) {
         const int pidfd = self_pidfd();
         iovec iov[256];

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <climits>
 #include <ctime>
+#include <sched.h>
 
 #include "common/assert.hpp"
 #include "sched/worker.hpp"
@@ -72,26 +73,45 @@ void arm(waiter& w) noexcept {
 }
 
 namespace {
+constexpr auto waiting_v = static_cast<std::uint32_t>(wait_outcome::waiting);
+constexpr auto notified_v = static_cast<std::uint32_t>(wait_outcome::notified);
+constexpr auto delivering_v = static_cast<std::uint32_t>(wait_outcome::delivering);
+
+// A notifier on another thread is between claim and the end of deliver:
+// a few instructions and one wake-up. Wait it out.
+void await_delivery(waiter& w) noexcept {
+    for (unsigned spins = 0; w.state.load(std::memory_order_acquire) == delivering_v; ++spins) {
+        if (spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            ::sched_yield();
+        }
+    }
+}
+
 // The waiter's own end of the race: claim it for a timeout or cancel, or
-// learn that a notifier got there first.
+// learn that a notifier got there first (and let its delivery finish).
 wait_outcome end_by_self(waiter& w, wait_outcome why) noexcept {
-    std::uint32_t expected = static_cast<std::uint32_t>(wait_outcome::waiting);
+    std::uint32_t expected = waiting_v;
     if (w.state.compare_exchange_strong(expected, static_cast<std::uint32_t>(why), std::memory_order_acq_rel))
         return why;
-    return static_cast<wait_outcome>(expected);
+    await_delivery(w);
+    return wait_outcome::notified;
 }
 }  // namespace
 
 wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcept {
-    const auto waiting = static_cast<std::uint32_t>(wait_outcome::waiting);
     if (w.f) {
         worker* wk = w.owner;
         wait_outcome result;
         for (;;) {
             const wake_reason why = wk->park_until(deadline_ns, cancelable);
             const std::uint32_t st = w.state.load(std::memory_order_acquire);
-            if (st != waiting) {
-                result = static_cast<wait_outcome>(st);
+            if (st != waiting_v) {
+                await_delivery(w);
+                result = wait_outcome::notified;
                 break;
             }
             if (why == wake_reason::timeout) {
@@ -109,7 +129,11 @@ wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcep
     }
     for (;;) {
         const std::uint32_t st = w.state.load(std::memory_order_acquire);
-        if (st != waiting) return static_cast<wait_outcome>(st);
+        if (st == notified_v) return wait_outcome::notified;
+        if (st == delivering_v) {
+            futex(&w.state, FUTEX_WAIT_PRIVATE, delivering_v, nullptr);  // deliver wakes us
+            continue;
+        }
         timespec ts{};
         const timespec* tsp = nullptr;
         if (deadline_ns != no_deadline) {
@@ -119,15 +143,14 @@ wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcep
             ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
             tsp = &ts;
         }
-        futex(&w.state, FUTEX_WAIT_PRIVATE, waiting, tsp);
+        futex(&w.state, FUTEX_WAIT_PRIVATE, waiting_v, tsp);
     }
 }
 
 bool claim(waiter& w, wake_target& t) noexcept {
     t = wake_target{w.f, w.owner, w.seq, &w.state};
-    std::uint32_t expected = static_cast<std::uint32_t>(wait_outcome::waiting);
-    return w.state.compare_exchange_strong(expected, static_cast<std::uint32_t>(wait_outcome::notified),
-                                           std::memory_order_acq_rel);
+    std::uint32_t expected = waiting_v;
+    return w.state.compare_exchange_strong(expected, delivering_v, std::memory_order_acq_rel);
 }
 
 bool claim_front(wait_list& list, wake_target& t, void** item) noexcept {
@@ -142,14 +165,17 @@ bool claim_front(wait_list& list, wake_target& t, void** item) noexcept {
 }
 
 void deliver(const wake_target& t) noexcept {
-    if (!t.f) {
-        // The thread may already have seen the state and left; a wake on a
-        // dead futex word is harmless, and futex waiters tolerate spurious wakes.
-        futex(t.state, FUTEX_WAKE_PRIVATE, 1, nullptr);
+    if (t.f) {
+        if (worker::current() == t.owner) t.owner->wake(t.f, wake_reason::ready);
+        else t.owner->remote_wake(t.f, t.seq);
+        // Last touch: from here the waiter may return, and its fiber and worker end.
+        t.state->store(notified_v, std::memory_order_release);
         return;
     }
-    if (worker::current() == t.owner) t.owner->wake(t.f, wake_reason::ready);
-    else t.owner->remote_wake(t.f, t.seq);
+    t.state->store(notified_v, std::memory_order_release);
+    // The thread may already have seen `notified` and left; a wake on a dead
+    // futex word is harmless, and futex waiters tolerate spurious wakes.
+    futex(t.state, FUTEX_WAKE_PRIVATE, 1, nullptr);
 }
 
 }  // namespace weft::detail

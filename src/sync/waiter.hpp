@@ -13,7 +13,12 @@ namespace weft::detail {
 
 class worker;
 
-enum class wait_outcome : std::uint32_t { waiting = 0, notified = 1, timed_out = 2, canceled = 3 };
+// A waiter's state: it leaves `waiting` once. A notifier moves it to
+// `delivering` (claim) and, when its wake-up is complete and it will touch
+// nothing of the waiter's any more, to `notified` (end of deliver). A waiter
+// that wakes for another reason and finds `delivering` waits for `notified`,
+// so a waiter (its fiber, its worker) never vanishes under a delivery.
+enum class wait_outcome : std::uint32_t { waiting = 0, notified = 1, timed_out = 2, canceled = 3, delivering = 4 };
 
 struct waiter {
     std::atomic<std::uint32_t> state{0};  // a wait_outcome; leaves `waiting` once
