@@ -36,6 +36,15 @@ enum class wake_reason : std::uint8_t {
 
 inline constexpr std::int64_t no_deadline = INT64_MAX;
 
+// The C++ runtime's per-thread exception state (__cxa_eh_globals in the
+// Itanium ABI: the stack of handled exceptions and the uncaught count). It
+// belongs to the fiber, not the thread: a fiber that parks inside a catch
+// block must find its own exception there when it resumes.
+struct eh_state {
+    void* caught = nullptr;
+    unsigned int uncaught = 0;
+};
+
 struct fls_entry {
     void* value = nullptr;
     void (*destroy)(void*) noexcept = nullptr;
@@ -62,7 +71,8 @@ struct fiber {
     bool cancelable_wait = false;  // the current park may be ended by cancel()
     bool cancel_requested = false;
     std::int64_t scope_deadline = no_deadline;  // earliest enclosing deadline_scope
-    std::uint64_t wait_seq = 0;  // numbers waits other threads may end, so late wakes are dropped
+    std::uint64_t wait_seq = 0;
+    eh_state eh;  // numbers waits other threads may end, so late wakes are dropped
     stack stk;                     // empty for a thread's own stack
     context_annotations annot;
     char name[32] = {};

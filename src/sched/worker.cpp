@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cxxabi.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <ostream>
@@ -35,6 +37,8 @@ worker::worker() {
     if (this_worker)
         fatal("weft: misuse: weft::run called on a thread that is already running weft::run");
     this_worker = this;
+    // __cxa_eh_globals starts with exactly these two fields in libstdc++ and libc++abi.
+    eh_globals_ = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
     main_.state = fiber_state::running;
     main_.owner = this;
     annotate_thread(main_.annot);
@@ -127,6 +131,8 @@ void worker::switch_to(fiber* next, bool exiting) noexcept {
     // the next fiber (a timer just due, a remote wake-up): then it just goes on.
     if (next == prev) return;
     current_ = next;
+    prev->eh = *eh_globals_;
+    *eh_globals_ = next->eh;
     annotate_leave(prev->annot, next->annot, exiting);
     void* from = switch_context(&prev->sp, next->sp, prev);
     arrived(prev, static_cast<fiber*>(from));

@@ -106,6 +106,7 @@ private:
     [[noreturn]] void report_deadlock() const;
 
     fiber main_;  // the thread's own stack
+    eh_state* eh_globals_;  // this thread's C++ exception state, swapped per fiber
     fiber* current_ = &main_;
     fiber* zombie_ = nullptr;  // exited fiber whose stack the next context frees
     run_queue ready_;

@@ -47,26 +47,45 @@ int self_pidfd() noexcept {
 // Installs guards on n ranges of len bytes, `stride` apart. Page-table work per
 // guard is small; a syscall per guard is not, so batch them through
 // process_madvise where the kernel accepts any advice for the calling process (>= 6.13).
-bool install_guards(char* first, std::size_t n, std::size_t stride, std::size_t len,
-                    guard_kind k) noexcept {
+// Applies `advice` to every range, as few syscalls as possible: page-table
+// work per range is small, a syscall per range is not, so ranges go in
+// batches through process_madvise where the kernel accepts any advice for
+// the calling process (>= 6.13). Returns how many ranges from the front were
+// done; the caller finishes the rest one by one.
+std::size_t advise_batched(const std::vector<iovec>& ranges, int advice) noexcept {
     std::size_t i = 0;
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
     static std::atomic<bool> batch_ok{true};
-    if (k == guard_kind::madvise_guard && batch_ok) {
-        const int pidfd = self_pidfd();
-        iovec iov[256];
-        while (batch_ok && pidfd >= 0 && i < n) {
-            const std::size_t m = std::min<std::size_t>(n - i, 256);
-            for (std::size_t j = 0; j < m; ++j) iov[j] = iovec{first + (i + j) * stride, len};
-            const long done = ::syscall(SYS_process_madvise, pidfd, iov, m, MADV_GUARD_INSTALL, 0);
-            if (done != static_cast<long>(m * len)) {
-                batch_ok = false;  // older kernel or partial: finish one by one
-                break;
-            }
-            i += m;
+    const int pidfd = batch_ok ? self_pidfd() : -1;
+    while (batch_ok && pidfd >= 0 && i < ranges.size()) {
+        const std::size_t m = std::min<std::size_t>(ranges.size() - i, 256);
+        std::size_t bytes = 0;
+        for (std::size_t j = 0; j < m; ++j) bytes += ranges[i + j].iov_len;
+        const long done = ::syscall(SYS_process_madvise, pidfd, ranges.data() + i, m, advice, 0);
+        if (done != static_cast<long>(bytes)) {
+            batch_ok = false;  // older kernel or partial: finish one by one
+            break;
+        }
+        i += m;
+    }
+#else
+    (void)advice;
+#endif
+    return i;
+}
+
+bool install_guards(char* first, std::size_t n, std::size_t stride, std::size_t len,
+                    guard_kind k) noexcept {
+    std::size_t i = 0;
+    if (k == guard_kind::madvise_guard) {
+        std::vector<iovec> ranges;
+        try {
+            ranges.reserve(n);
+            for (std::size_t j = 0; j < n; ++j) ranges.push_back(iovec{first + j * stride, len});
+            i = advise_batched(ranges, MADV_GUARD_INSTALL);
+        } catch (const std::bad_alloc&) {
         }
     }
-#endif
     for (; i < n; ++i)
         if (!install_guard(first + i * stride, len, k)) return false;
     return true;
@@ -190,13 +209,17 @@ void stack_pool::trim() noexcept {
         c.hot.erase(c.hot.begin(), c.hot.begin() + static_cast<std::ptrdiff_t>(excess));
         std::sort(out.begin(), out.end());
         const std::size_t stride = c.size + guard_;
-        // Guards inside a run stay guards: MADV_DONTNEED keeps guard markers and PROT_NONE.
+        // One range per run of neighbouring stacks; guards inside a run stay
+        // guards: MADV_DONTNEED keeps guard markers and PROT_NONE.
+        std::vector<iovec> runs;
         for (std::size_t i = 0; i < out.size();) {
             std::size_t j = i + 1;
             while (j < out.size() && out[j] == out[j - 1] + stride) ++j;
-            ::madvise(out[i], (out[j - 1] - out[i]) + c.size, MADV_DONTNEED);
+            runs.push_back(iovec{out[i], static_cast<std::size_t>(out[j - 1] - out[i]) + c.size});
             i = j;
         }
+        for (std::size_t i = advise_batched(runs, MADV_DONTNEED); i < runs.size(); ++i)
+            ::madvise(runs[i].iov_base, runs[i].iov_len, MADV_DONTNEED);
         c.cold.insert(c.cold.end(), out.begin(), out.end());
     }
 }

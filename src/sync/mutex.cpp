@@ -3,6 +3,8 @@
 #include "weft/sync/mutex.hpp"
 
 #include <mutex>
+#include <new>
+#include <vector>
 
 #include "sync/waiter.hpp"
 
@@ -61,15 +63,29 @@ void condition_variable::notify_one() noexcept {
 }
 
 void condition_variable::notify_all() noexcept {
+    // Claim under the lock, deliver after it: a woken waiter may destroy
+    // this condition variable at once, so nothing of it may be touched then.
+    std::vector<detail::wake_target> targets;
     detail::wake_target t;
-    std::lock_guard<detail::spinlock> lock(guard_);
-    while (detail::claim_front(waiters_, t)) detail::deliver(t);
+    guard_.lock();
+    while (detail::claim_front(waiters_, t)) {
+        try {
+            targets.push_back(t);
+        } catch (const std::bad_alloc&) {
+            guard_.unlock();
+            detail::deliver(t);  // out of memory: wake one at a time
+            guard_.lock();
+        }
+    }
+    guard_.unlock();
+    for (const auto& target : targets) detail::deliver(target);
 }
 
 std::cv_status condition_variable::wait_until_ns(std::unique_lock<mutex>& lk, std::int64_t deadline_ns) {
     detail::waiter w;
     std::int64_t d = deadline_ns;
-    if (detail::prepare_wait(w, d, false) != wait_outcome::waiting) return std::cv_status::timeout;
+    // Not cancelable (no error path), but a deadline_scope ends it as a timeout.
+    if (detail::prepare_wait(w, d, false, true) != wait_outcome::waiting) return std::cv_status::timeout;
     guard_.lock();
     detail::arm(w);
     waiters_.push_back(&w);

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <utility>
 
 #include "common/assert.hpp"
 #include "sched/worker.hpp"
@@ -37,25 +38,6 @@ std::error_code to_error(wait_outcome r) noexcept {
     }
 }
 
-// prepare_wait for a wait that has no way to fail: the fiber's deadline_scope
-// (which prepare_wait would apply) is lifted around it. block() reads only
-// the deadline handed to it, so lifting it for this call is enough.
-wait_outcome prepare_unfailing_wait(detail::waiter& w, std::int64_t& deadline_ns) {
-    struct lift {
-        detail::fiber* f = nullptr;
-        std::int64_t saved = detail::no_deadline;
-        ~lift() {
-            if (f) f->scope_deadline = saved;
-        }
-    } l;
-    detail::worker* wk = detail::worker::current();
-    if (wk && wk->on_fiber()) {
-        l.f = wk->running();
-        l.saved = std::exchange(l.f->scope_deadline, detail::no_deadline);
-    }
-    return detail::prepare_wait(w, deadline_ns, /*cancelable=*/false);
-}
-
 // The one shape of every wait here. Under `guard`, ready() says whether the
 // caller may go on now (taking what it waits for); if not, the caller queues
 // on `list` and blocks until a notifier claims it (having done the taking on
@@ -67,7 +49,8 @@ std::error_code wait_on(detail::spinlock& guard, detail::wait_list& list, std::i
     detail::waiter w;
     std::int64_t d = deadline_ns;
     const bool cancelable = !unfailing;
-    const wait_outcome pre = unfailing ? prepare_unfailing_wait(w, d) : detail::prepare_wait(w, d, cancelable);
+    // An unfailing wait ignores cancel and deadline_scope: it has no way to report them.
+    const wait_outcome pre = detail::prepare_wait(w, d, cancelable, /*honour_scope=*/cancelable);
     guard.lock();
     if (ready()) {
         guard.unlock();

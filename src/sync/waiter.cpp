@@ -47,7 +47,7 @@ long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val, const ti
 }
 }  // namespace
 
-wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable) {
+wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable, bool honour_scope) {
     w.state.store(static_cast<std::uint32_t>(wait_outcome::waiting), std::memory_order_relaxed);
     w.item = nullptr;
     w.f = nullptr;
@@ -56,7 +56,7 @@ wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable)
     if (wk && wk->on_fiber()) {
         const fiber* self = wk->running();
         if (cancelable && self->cancel_requested) return wait_outcome::canceled;
-        if (self->scope_deadline < deadline_ns) deadline_ns = self->scope_deadline;
+        if (honour_scope && self->scope_deadline < deadline_ns) deadline_ns = self->scope_deadline;
         wk->ensure_reactor();
     }
     if (deadline_ns != no_deadline && deadline_ns <= steady_now_ns()) return wait_outcome::timed_out;

@@ -40,12 +40,17 @@ struct wake_target {
     std::atomic<std::uint32_t>* state;
 };
 
-// Before taking the primitive's lock: checks cancellation and the deadline
-// (min of deadline_ns and the fiber's deadline_scope, written back) and makes
-// sure the worker can be woken from other threads. Returns `waiting` when the
-// caller may go on to arm(), enqueue and block(); otherwise timed_out /
-// canceled. Throws std::system_error if the worker's reactor cannot be made.
-wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable);
+// Before taking the primitive's lock: checks cancellation (if cancelable)
+// and the deadline (min of deadline_ns and, if honour_scope, the fiber's
+// deadline_scope, written back) and makes sure the worker can be woken from
+// other threads. Returns `waiting` when the caller may go on to arm(),
+// enqueue and block(); otherwise timed_out / canceled. A wait that has no way
+// to report failure (mutex::lock) passes false for both.
+// Throws std::system_error if the worker's reactor cannot be made.
+wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable, bool honour_scope);
+inline wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable) {
+    return prepare_wait(w, deadline_ns, cancelable, cancelable);
+}
 // Under the primitive's lock, just before w is enqueued: binds w to the
 // calling fiber's current wait (or to the calling thread).
 void arm(waiter& w) noexcept;

@@ -423,10 +423,6 @@ TEST(Channel, AcrossWorkersAndPlainThreads) {
             ++count;
         }
     };
-    // Warm-up on one thread first: the stack pool's first growth in a process
-    // initialises unsynchronised statics (self_pidfd in stack_pool.cpp), which
-    // TSan reports when two workers race to it. Not a channel matter.
-    weft::run([] {});
     std::vector<std::thread> ts;
     ts.emplace_back([&] { produce(0); });  // a plain thread
     ts.emplace_back([&] {                   // a second worker: producers and a relay

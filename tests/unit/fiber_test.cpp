@@ -387,3 +387,57 @@ TEST(Stress, NestedSpawnTree) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Exceptions, FibersParkedInsideCatchBlocksKeepTheirOwnException) {
+    // The C++ runtime keeps handled exceptions per thread; each fiber must see its own.
+    weft::run([] {
+        std::vector<weft::fiber_handle> hs;
+        std::vector<std::string> seen(4);
+        for (int i = 0; i < 4; ++i)
+            hs.push_back(weft::spawn([&, i] {
+                try {
+                    throw std::runtime_error("fiber " + std::to_string(i));
+                } catch (const std::exception&) {
+                    weft::this_fiber::sleep_for(std::chrono::milliseconds(1 + i));  // others throw and catch meanwhile
+                    try {
+                        throw;  // rethrows the exception currently handled: must be this fiber's
+                    } catch (const std::exception& again) {
+                        seen[static_cast<std::size_t>(i)] = again.what();
+                    }
+                }
+                EXPECT_EQ(std::uncaught_exceptions(), 0);
+            }));
+        for (auto& h : hs) h.join();
+        for (int i = 0; i < 4; ++i) EXPECT_EQ(seen[static_cast<std::size_t>(i)], "fiber " + std::to_string(i));
+    });
+}
+
+struct counts_uncaught {
+    int* out;
+    ~counts_uncaught() {
+        weft::this_fiber::yield();  // another fiber runs while this one is unwinding
+        *out = std::uncaught_exceptions();
+    }
+};
+
+TEST(Exceptions, UncaughtCountIsPerFiber) {
+    weft::run([] {
+        int during_unwind = -1, other = -1;
+        auto a = weft::spawn([&] {
+            try {
+                counts_uncaught c{&during_unwind};
+                throw 1;
+            } catch (int) {
+            }
+        });
+        auto b = weft::spawn([&] { other = std::uncaught_exceptions(); });
+        a.join();
+        b.join();
+        EXPECT_EQ(during_unwind, 1);
+        EXPECT_EQ(other, 0);
+    });
+}
+
+}  // namespace

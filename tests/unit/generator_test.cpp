@@ -152,8 +152,10 @@ TEST(Generator, LvaluesAreCopiedOnceSoTheBodyKeepsThem) {
 // ---- early destruction unwinds the body -----------------------------------------
 
 struct counter_guard {
-    int* count;
+    explicit counter_guard(int* count) : count(count) {}
+    counter_guard(const counter_guard&) = delete;
     ~counter_guard() { ++*count; }
+    int* count;
 };
 
 void yield_nested(int depth, int* destroyed, int from) {

@@ -37,13 +37,8 @@ constexpr int pingpong_rounds = 2000;
 constexpr weft::spawn_options small_stack{.stack_size = 16 * 1024};
 
 // A second worker: fn runs as the main fiber of weft::run on a new thread.
-// The first run in the process is made here, alone: stack_pool.cpp's
-// self_pidfd() and install_guards() cache in plain statics, a data race (TSan
-// reports it) when two workers carve their first slab at the same time.
 template <class F>
 std::thread worker_thread(F fn) {
-    static const bool warmed = (weft::run([] {}), true);
-    (void)warmed;
     return std::thread([fn = std::move(fn)]() mutable { weft::run(std::move(fn)); });
 }
 

@@ -211,3 +211,39 @@ TEST(ConditionVariable, TimeoutsAndNotifyAll) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Mutex, LockIgnoresAnExpiringDeadlineScope) {
+    // lock() cannot fail, so an enclosing deadline_scope must not end its wait.
+    weft::mutex m;
+    int inside = 0, overlaps = 0;
+    weft::run([&] {
+        m.lock();
+        auto h = weft::spawn([&] {
+            weft::deadline_scope scope{std::chrono::milliseconds(5)};
+            std::lock_guard<weft::mutex> g(m);
+            if (++inside != 1) ++overlaps;
+            --inside;
+        });
+        ++inside;
+        weft::this_fiber::sleep_for(std::chrono::milliseconds(30));  // the scope expires meanwhile
+        --inside;
+        m.unlock();
+        h.join();
+    });
+    EXPECT_EQ(overlaps, 0);
+}
+
+TEST(ConditionVariable, WaitInAnExpiringScopeTimesOutStillHoldingTheLock) {
+    weft::mutex m;
+    weft::condition_variable cv;
+    weft::run([&] {
+        std::unique_lock<weft::mutex> lk(m);
+        weft::deadline_scope scope{std::chrono::milliseconds(10)};
+        EXPECT_EQ(cv.wait_for(lk, std::chrono::seconds(10)), std::cv_status::timeout);
+        EXPECT_TRUE(lk.owns_lock());
+    });
+}
+
+}  // namespace
