@@ -4,6 +4,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <type_traits>
 
 namespace weft {
 
@@ -13,8 +14,18 @@ namespace weft {
 class deadline {
 public:
     constexpr deadline() noexcept = default;  // none
-    deadline(std::chrono::steady_clock::time_point until) noexcept
-        : ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count()) {}
+    // Any clock: a time point of another clock is converted through the time left until it.
+    template <class Clock, class Duration>
+    deadline(const std::chrono::time_point<Clock, Duration>& until) noexcept {
+        using steady = std::chrono::steady_clock;
+        steady::time_point t;
+        if constexpr (std::is_same_v<Clock, steady>) {
+            t = std::chrono::time_point_cast<steady::duration>(until);
+        } else {
+            t = steady::now() + std::chrono::duration_cast<steady::duration>(until - Clock::now());
+        }
+        ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    }
     template <class Rep, class Period>
     deadline(const std::chrono::duration<Rep, Period>& from_now) noexcept
         : deadline(std::chrono::steady_clock::now() +

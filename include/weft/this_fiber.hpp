@@ -7,6 +7,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "weft/deadline.hpp"
 #include "weft/fiber.hpp"
 
 namespace weft {
@@ -20,14 +21,7 @@ std::error_code sleep_until_steady_ns(std::int64_t steady_ns);
 
 template <class Clock, class Duration>
 std::int64_t to_steady_ns(const std::chrono::time_point<Clock, Duration>& tp) {
-    using steady = std::chrono::steady_clock;
-    steady::time_point target;
-    if constexpr (std::is_same_v<Clock, steady>) {
-        target = std::chrono::time_point_cast<steady::duration>(tp);
-    } else {
-        target = steady::now() + std::chrono::duration_cast<steady::duration>(tp - Clock::now());
-    }
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(target.time_since_epoch()).count();
+    return deadline(tp).steady_ns();
 }
 }  // namespace detail
 

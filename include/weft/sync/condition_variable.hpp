@@ -34,7 +34,7 @@ public:
     std::cv_status wait_until(std::unique_lock<mutex>& lk, deadline d) { return wait_until_ns(lk, d.steady_ns()); }
     template <class Clock, class Duration>
     std::cv_status wait_until(std::unique_lock<mutex>& lk, const std::chrono::time_point<Clock, Duration>& tp) {
-        return wait_until(lk, to_deadline(tp));
+        return wait_until(lk, deadline(tp));
     }
     template <class Rep, class Period>
     std::cv_status wait_for(std::unique_lock<mutex>& lk, const std::chrono::duration<Rep, Period>& d) {
@@ -42,7 +42,7 @@ public:
     }
     template <class Clock, class Duration, class Predicate>
     bool wait_until(std::unique_lock<mutex>& lk, const std::chrono::time_point<Clock, Duration>& tp, Predicate pred) {
-        const deadline d = to_deadline(tp);
+        const deadline d = deadline(tp);
         while (!pred())
             if (wait_until(lk, d) == std::cv_status::timeout) return pred();
         return true;
@@ -56,15 +56,6 @@ public:
     }
 
 private:
-    template <class Clock, class Duration>
-    static deadline to_deadline(const std::chrono::time_point<Clock, Duration>& tp) {
-        if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-            return deadline(std::chrono::time_point_cast<std::chrono::steady_clock::duration>(tp));
-        } else {
-            return deadline(std::chrono::steady_clock::now() +
-                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(tp - Clock::now()));
-        }
-    }
     std::cv_status wait_until_ns(std::unique_lock<mutex>& lk, std::int64_t deadline_ns);
 
     detail::spinlock guard_;

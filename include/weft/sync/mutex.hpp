@@ -55,8 +55,7 @@ public:
     }
     template <class Clock, class Duration>
     bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) {
-        return try_lock_until(deadline(std::chrono::steady_clock::now() +
-                                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(tp - Clock::now())));
+        return try_lock_until(deadline(tp));
     }
 };
 

@@ -35,7 +35,7 @@ public:
     }
     template <class Clock, class Duration>
     bool try_acquire_until(const std::chrono::time_point<Clock, Duration>& tp) {
-        return try_acquire_until(to_deadline(tp));
+        return try_acquire_until(deadline(tp));
     }
 
     // Hands n units to waiters in arrival order and keeps the rest. Fatal
@@ -46,15 +46,6 @@ public:
     std::ptrdiff_t available() const noexcept;
 
 private:
-    template <class Clock, class Duration>
-    static deadline to_deadline(const std::chrono::time_point<Clock, Duration>& tp) {
-        if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-            return deadline(std::chrono::time_point_cast<std::chrono::steady_clock::duration>(tp));
-        } else {
-            return deadline(std::chrono::steady_clock::now() +
-                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(tp - Clock::now()));
-        }
-    }
     std::error_code acquire_until_ns(std::int64_t deadline_ns);
 
     mutable detail::spinlock guard_;

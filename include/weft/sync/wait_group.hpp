@@ -37,19 +37,10 @@ public:
     }
     template <class Clock, class Duration>
     bool wait_until(const std::chrono::time_point<Clock, Duration>& tp) {
-        return wait_until(to_deadline(tp));
+        return wait_until(deadline(tp));
     }
 
 private:
-    template <class Clock, class Duration>
-    static deadline to_deadline(const std::chrono::time_point<Clock, Duration>& tp) {
-        if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-            return deadline(std::chrono::time_point_cast<std::chrono::steady_clock::duration>(tp));
-        } else {
-            return deadline(std::chrono::steady_clock::now() +
-                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(tp - Clock::now()));
-        }
-    }
     std::error_code wait_until_ns(std::int64_t deadline_ns);
 
     std::int64_t count_ = 0;  // guarded by guard_
