@@ -24,7 +24,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_EXAMPLES=OFF -DWEFT_BUILD_BENCH=ON >/dev/null || {
     echo "bench/run.sh: configuring $build failed" >&2; exit 1; }
 fi
-if ! cmake --build "$build" -j2 --target switch_bench fiber_bench memory_bench >"$build/bench-build.log" 2>&1; then
+if ! cmake --build "$build" -j2 --target switch_bench fiber_bench sync_bench memory_bench >"$build/bench-build.log" 2>&1; then
   cat "$build/bench-build.log" >&2
   echo "bench/run.sh: build failed" >&2
   exit 1
@@ -45,7 +45,7 @@ else
   fibers=1000000
 fi
 
-for b in switch_bench fiber_bench; do
+for b in switch_bench fiber_bench sync_bench; do
   if ! "$build/bench/$b" --benchmark_format=json "${gbench_args[@]}" >"$out/$b.json" 2>"$out/$b.err"; then
     echo "bench/run.sh: $b failed:" >&2
     cat "$out/$b.err" >&2
@@ -63,7 +63,7 @@ import json, sys, pathlib
 
 out, quick = pathlib.Path(sys.argv[1]), sys.argv[2] == "1"
 runs, context = {}, {}
-for f in ("switch_bench.json", "fiber_bench.json"):
+for f in ("switch_bench.json", "fiber_bench.json", "sync_bench.json"):
     doc = json.loads((out / f).read_text())
     context = doc.get("context", context)
     for b in doc["benchmarks"]:
@@ -88,6 +88,16 @@ rows = [
     ("spawn+join vs std::thread", "BM_weft_spawn_join", "BM_std_thread_spawn_join", None),
     ("10k spawn, join all, per fiber vs Boost.Fiber",
      "BM_weft_spawn_many_join_all", "BM_boost_fiber_spawn_many_join_all", 0.05),
+    ("channel ping-pong, unbuffered, per message vs Boost.Fiber",
+     "BM_weft_channel_ping_pong_unbuffered", "BM_boost_fiber_channel_ping_pong_unbuffered", 0.20),
+    ("channel ping-pong, buffered (16), per message vs Boost.Fiber",
+     "BM_weft_channel_ping_pong_buffered", "BM_boost_fiber_channel_ping_pong_buffered", 0.20),
+    ("uncontended mutex lock+unlock vs std::mutex",
+     "BM_weft_mutex_uncontended", "BM_std_mutex_uncontended", 1.20),
+    ("mutex among 100 fibers, per lock+unlock vs Boost.Fiber",
+     "BM_weft_mutex_contended", "BM_boost_fiber_mutex_contended", None),
+    ("condition variable ping-pong, per hand-off vs Boost.Fiber",
+     "BM_weft_cv_ping_pong", "BM_boost_fiber_cv_ping_pong", None),
     ("(ref) switch round trip, FP env differs vs fcontext jump",
      "BM_weft_switch_round_trip_fp_differs", "BM_boost_fcontext_jump_round_trip", None),
     ("(ref) switch round trip vs Boost fcontext jump",
