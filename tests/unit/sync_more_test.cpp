@@ -105,11 +105,11 @@ TEST(Semaphore, HandsUnitsToWaitersInArrivalOrder) {
 
 TEST(Semaphore, AThousandFibersThroughThreeSlots) {
     weft::semaphore s(3);
-    std::atomic<int> inside{0}, max_inside{0};
+    std::atomic<int> inside{0}, peak_holders{0};
     std::atomic<long> passes{0};
     auto body = [&] {
         s.acquire();
-        note_max(max_inside, ++inside);
+        note_max(peak_holders, ++inside);
         pause_a_little();
         --inside;
         ++passes;
@@ -121,20 +121,20 @@ TEST(Semaphore, AThousandFibersThroughThreeSlots) {
         for (auto& h : hs) h.join();
     });
     EXPECT_EQ(passes.load(), stress_fibers);
-    EXPECT_LE(max_inside.load(), 3);
-    EXPECT_EQ(max_inside.load(), 3);  // fibers yield inside, so the slots fill up
+    EXPECT_LE(peak_holders.load(), 3);
+    EXPECT_EQ(peak_holders.load(), 3);  // fibers yield inside, so the slots fill up
     EXPECT_EQ(s.available(), 3);
 }
 
 TEST(Semaphore, SharedByWorkersAndAPlainThread) {
     weft::semaphore s(3);
-    std::atomic<int> inside{0}, max_inside{0};
+    std::atomic<int> inside{0}, peak_holders{0};
     std::atomic<long> passes{0};
     constexpr int per_worker = stress_fibers / 4;
     auto body = [&] {
         for (int k = 0; k < 4; ++k) {
             s.acquire();
-            note_max(max_inside, ++inside);
+            note_max(peak_holders, ++inside);
             pause_a_little();
             --inside;
             ++passes;
@@ -154,7 +154,7 @@ TEST(Semaphore, SharedByWorkersAndAPlainThread) {
     w2.join();
     plain.join();
     EXPECT_EQ(passes.load(), 3L * per_worker * 4);
-    EXPECT_LE(max_inside.load(), 3);
+    EXPECT_LE(peak_holders.load(), 3);
     EXPECT_EQ(s.available(), 3);
 }
 
