@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <span>
 #include <system_error>
+#include <type_traits>
 
 #include "weft/deadline.hpp"
 #include "weft/net/address.hpp"
@@ -24,6 +25,23 @@ void set_int_option(int fd, int level, int name, int value, std::error_code& ec)
 
 // getsockname / getpeername of an IP socket; empty on failure.
 net::address socket_name(int fd, bool peer);
+
+[[noreturn]] void throw_error(std::error_code ec, const char* what);  // weft/this_fiber.hpp
+
+// The throwing form of a call that has an error_code form: runs fn(ec) and
+// throws std::system_error(ec, what) if it failed.
+template <class Fn>
+auto or_throw(Fn fn, const char* what) {
+    std::error_code ec;
+    if constexpr (std::is_void_v<decltype(fn(ec))>) {
+        fn(ec);
+        if (ec) throw_error(ec, what);
+    } else {
+        auto r = fn(ec);
+        if (ec) throw_error(ec, what);
+        return r;
+    }
+}
 
 namespace stream_ops {
 

@@ -16,9 +16,6 @@
 
 namespace weft::net {
 
-namespace {
-[[noreturn]] void raise(std::error_code ec, const char* what) { throw std::system_error(ec, what); }
-}  // namespace
 
 }  // namespace weft::net
 
@@ -81,7 +78,7 @@ tcp_stream tcp_stream::connect(const address& to, std::error_code& ec, deadline 
 tcp_stream tcp_stream::connect(const address& to, deadline d) {
     std::error_code ec;
     tcp_stream s = connect(to, ec, d);
-    if (ec) raise(ec, ("weft::net::tcp_stream::connect to " + to.to_string()).c_str());
+    if (ec) detail::throw_error(ec, ("weft::net::tcp_stream::connect to " + to.to_string()).c_str());
     return s;
 }
 
@@ -90,10 +87,7 @@ std::size_t tcp_stream::read(void* data, std::size_t size, std::error_code& ec, 
 }
 
 std::size_t tcp_stream::read(void* data, std::size_t size, deadline d) {
-    std::error_code ec;
-    const std::size_t n = read(data, size, ec, d);
-    if (ec) raise(ec, "weft::net::tcp_stream::read");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return read(data, size, ec, d); }, "weft::net::tcp_stream::read");
 }
 
 std::size_t tcp_stream::read_exact(void* data, std::size_t size, std::error_code& ec, deadline d) {
@@ -101,10 +95,7 @@ std::size_t tcp_stream::read_exact(void* data, std::size_t size, std::error_code
 }
 
 std::size_t tcp_stream::read_exact(void* data, std::size_t size, deadline d) {
-    std::error_code ec;
-    const std::size_t n = read_exact(data, size, ec, d);
-    if (ec) raise(ec, "weft::net::tcp_stream::read_exact");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return read_exact(data, size, ec, d); }, "weft::net::tcp_stream::read_exact");
 }
 
 std::size_t tcp_stream::write(const void* data, std::size_t size, std::error_code& ec, deadline d) {
@@ -112,10 +103,7 @@ std::size_t tcp_stream::write(const void* data, std::size_t size, std::error_cod
 }
 
 std::size_t tcp_stream::write(const void* data, std::size_t size, deadline d) {
-    std::error_code ec;
-    const std::size_t n = write(data, size, ec, d);
-    if (ec) raise(ec, "weft::net::tcp_stream::write");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return write(data, size, ec, d); }, "weft::net::tcp_stream::write");
 }
 
 std::size_t tcp_stream::write_all(const void* data, std::size_t size, std::error_code& ec, deadline d) {
@@ -123,10 +111,7 @@ std::size_t tcp_stream::write_all(const void* data, std::size_t size, std::error
 }
 
 std::size_t tcp_stream::write_all(const void* data, std::size_t size, deadline d) {
-    std::error_code ec;
-    const std::size_t n = write_all(data, size, ec, d);
-    if (ec) raise(ec, "weft::net::tcp_stream::write_all");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return write_all(data, size, ec, d); }, "weft::net::tcp_stream::write_all");
 }
 
 void tcp_stream::shutdown_write(std::error_code& ec) noexcept {
@@ -134,44 +119,26 @@ void tcp_stream::shutdown_write(std::error_code& ec) noexcept {
 }
 
 void tcp_stream::shutdown_write() {
-    std::error_code ec;
-    shutdown_write(ec);
-    if (ec) raise(ec, "weft::net::tcp_stream::shutdown_write");
+    detail::or_throw([&](std::error_code& ec) { shutdown_write(ec); }, "weft::net::tcp_stream::shutdown_write");
 }
-
-namespace {
-// The throwing form of a member: call its error_code form, raise on error.
-template <class Fn>
-auto checked(Fn fn, const char* what) {
-    std::error_code ec;
-    if constexpr (std::is_void_v<decltype(fn(ec))>) {
-        fn(ec);
-        if (ec) raise(ec, what);
-    } else {
-        auto r = fn(ec);
-        if (ec) raise(ec, what);
-        return r;
-    }
-}
-}  // namespace
 
 std::size_t tcp_stream::readv(std::span<const mutable_buffer> bufs, std::error_code& ec, deadline d) {
     return detail::stream_ops::readv(fd_, bufs, ec, d);
 }
 std::size_t tcp_stream::readv(std::span<const mutable_buffer> bufs, deadline d) {
-    return checked([&](std::error_code& ec) { return readv(bufs, ec, d); }, "weft::net::tcp_stream::readv");
+    return detail::or_throw([&](std::error_code& ec) { return readv(bufs, ec, d); }, "weft::net::tcp_stream::readv");
 }
 std::size_t tcp_stream::writev(std::span<const const_buffer> bufs, std::error_code& ec, deadline d) {
     return detail::stream_ops::writev(fd_, bufs, ec, d);
 }
 std::size_t tcp_stream::writev(std::span<const const_buffer> bufs, deadline d) {
-    return checked([&](std::error_code& ec) { return writev(bufs, ec, d); }, "weft::net::tcp_stream::writev");
+    return detail::or_throw([&](std::error_code& ec) { return writev(bufs, ec, d); }, "weft::net::tcp_stream::writev");
 }
 std::size_t tcp_stream::writev_all(std::span<const const_buffer> bufs, std::error_code& ec, deadline d) {
     return detail::stream_ops::writev_all(fd_, bufs, ec, d);
 }
 std::size_t tcp_stream::writev_all(std::span<const const_buffer> bufs, deadline d) {
-    return checked([&](std::error_code& ec) { return writev_all(bufs, ec, d); },
+    return detail::or_throw([&](std::error_code& ec) { return writev_all(bufs, ec, d); },
                    "weft::net::tcp_stream::writev_all");
 }
 
@@ -189,17 +156,17 @@ void tcp_stream::set_receive_buffer_size(int bytes, std::error_code& ec) noexcep
 }
 
 void tcp_stream::set_nodelay(bool on) {
-    checked([&](std::error_code& ec) { set_nodelay(on, ec); }, "weft::net::tcp_stream::set_nodelay");
+    detail::or_throw([&](std::error_code& ec) { set_nodelay(on, ec); }, "weft::net::tcp_stream::set_nodelay");
 }
 void tcp_stream::set_keepalive(bool on) {
-    checked([&](std::error_code& ec) { set_keepalive(on, ec); }, "weft::net::tcp_stream::set_keepalive");
+    detail::or_throw([&](std::error_code& ec) { set_keepalive(on, ec); }, "weft::net::tcp_stream::set_keepalive");
 }
 void tcp_stream::set_send_buffer_size(int bytes) {
-    checked([&](std::error_code& ec) { set_send_buffer_size(bytes, ec); },
+    detail::or_throw([&](std::error_code& ec) { set_send_buffer_size(bytes, ec); },
             "weft::net::tcp_stream::set_send_buffer_size");
 }
 void tcp_stream::set_receive_buffer_size(int bytes) {
-    checked([&](std::error_code& ec) { set_receive_buffer_size(bytes, ec); },
+    detail::or_throw([&](std::error_code& ec) { set_receive_buffer_size(bytes, ec); },
             "weft::net::tcp_stream::set_receive_buffer_size");
 }
 
@@ -240,7 +207,7 @@ tcp_listener tcp_listener::bind(const address& at, std::error_code& ec, const li
 tcp_listener tcp_listener::bind(const address& at, const listen_options& opts) {
     std::error_code ec;
     tcp_listener l = bind(at, ec, opts);
-    if (ec) raise(ec, ("weft::net::tcp_listener::bind to " + at.to_string()).c_str());
+    if (ec) detail::throw_error(ec, ("weft::net::tcp_listener::bind to " + at.to_string()).c_str());
     return l;
 }
 
@@ -251,10 +218,7 @@ tcp_stream tcp_listener::accept(std::error_code& ec, deadline d) {
 }
 
 tcp_stream tcp_listener::accept(deadline d) {
-    std::error_code ec;
-    tcp_stream s = accept(ec, d);
-    if (ec) raise(ec, "weft::net::tcp_listener::accept");
-    return s;
+    return detail::or_throw([&](std::error_code& ec) { return accept(ec, d); }, "weft::net::tcp_listener::accept");
 }
 
 address tcp_listener::local_address() const { return detail::socket_name(fd_, false); }

@@ -114,10 +114,7 @@ std::size_t udp_socket::receive_from(void* data, std::size_t size, address& from
 }
 
 std::size_t udp_socket::receive_from(void* data, std::size_t size, address& from, deadline d) {
-    std::error_code ec;
-    const std::size_t n = receive_from(data, size, from, ec, d);
-    if (ec) detail::throw_error(ec, "weft::net::udp_socket::receive_from");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return receive_from(data, size, from, ec, d); }, "weft::net::udp_socket::receive_from");
 }
 
 void udp_socket::connect(const address& peer, std::error_code& ec) {
@@ -157,10 +154,7 @@ std::size_t udp_socket::send(const void* data, std::size_t size, std::error_code
 }
 
 std::size_t udp_socket::send(const void* data, std::size_t size, deadline d) {
-    std::error_code ec;
-    const std::size_t n = send(data, size, ec, d);
-    if (ec) detail::throw_error(ec, "weft::net::udp_socket::send");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return send(data, size, ec, d); }, "weft::net::udp_socket::send");
 }
 
 std::size_t udp_socket::receive(void* data, std::size_t size, std::error_code& ec, deadline d) {
@@ -168,10 +162,7 @@ std::size_t udp_socket::receive(void* data, std::size_t size, std::error_code& e
 }
 
 std::size_t udp_socket::receive(void* data, std::size_t size, deadline d) {
-    std::error_code ec;
-    const std::size_t n = receive(data, size, ec, d);
-    if (ec) detail::throw_error(ec, "weft::net::udp_socket::receive");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return receive(data, size, ec, d); }, "weft::net::udp_socket::receive");
 }
 
 address udp_socket::local_address() const { return fd_ < 0 ? address() : detail::socket_name(fd_, false); }

@@ -128,10 +128,7 @@ std::size_t unix_stream::read(void* data, std::size_t size, std::error_code& ec,
 }
 
 std::size_t unix_stream::read(void* data, std::size_t size, deadline d) {
-    std::error_code ec;
-    const std::size_t n = read(data, size, ec, d);
-    if (ec) detail::throw_error(ec, "weft::net::unix_stream::read");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return read(data, size, ec, d); }, "weft::net::unix_stream::read");
 }
 
 std::size_t unix_stream::read_exact(void* data, std::size_t size, std::error_code& ec, deadline d) {
@@ -139,10 +136,7 @@ std::size_t unix_stream::read_exact(void* data, std::size_t size, std::error_cod
 }
 
 std::size_t unix_stream::read_exact(void* data, std::size_t size, deadline d) {
-    std::error_code ec;
-    const std::size_t n = read_exact(data, size, ec, d);
-    if (ec) detail::throw_error(ec, "weft::net::unix_stream::read_exact");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return read_exact(data, size, ec, d); }, "weft::net::unix_stream::read_exact");
 }
 
 std::size_t unix_stream::write(const void* data, std::size_t size, std::error_code& ec, deadline d) {
@@ -150,10 +144,7 @@ std::size_t unix_stream::write(const void* data, std::size_t size, std::error_co
 }
 
 std::size_t unix_stream::write(const void* data, std::size_t size, deadline d) {
-    std::error_code ec;
-    const std::size_t n = write(data, size, ec, d);
-    if (ec) detail::throw_error(ec, "weft::net::unix_stream::write");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return write(data, size, ec, d); }, "weft::net::unix_stream::write");
 }
 
 std::size_t unix_stream::write_all(const void* data, std::size_t size, std::error_code& ec, deadline d) {
@@ -161,18 +152,13 @@ std::size_t unix_stream::write_all(const void* data, std::size_t size, std::erro
 }
 
 std::size_t unix_stream::write_all(const void* data, std::size_t size, deadline d) {
-    std::error_code ec;
-    const std::size_t n = write_all(data, size, ec, d);
-    if (ec) detail::throw_error(ec, "weft::net::unix_stream::write_all");
-    return n;
+    return detail::or_throw([&](std::error_code& ec) { return write_all(data, size, ec, d); }, "weft::net::unix_stream::write_all");
 }
 
 void unix_stream::shutdown_write(std::error_code& ec) noexcept { detail::stream_ops::shutdown_write(fd_, ec); }
 
 void unix_stream::shutdown_write() {
-    std::error_code ec;
-    shutdown_write(ec);
-    if (ec) detail::throw_error(ec, "weft::net::unix_stream::shutdown_write");
+    detail::or_throw([&](std::error_code& ec) { shutdown_write(ec); }, "weft::net::unix_stream::shutdown_write");
 }
 
 // ---- unix_listener ------------------------------------------------------------
@@ -261,10 +247,7 @@ unix_stream unix_listener::accept(std::error_code& ec, deadline d) {
 }
 
 unix_stream unix_listener::accept(deadline d) {
-    std::error_code ec;
-    unix_stream s = accept(ec, d);
-    if (ec) detail::throw_error(ec, "weft::net::unix_listener::accept");
-    return s;
+    return detail::or_throw([&](std::error_code& ec) { return accept(ec, d); }, "weft::net::unix_listener::accept");
 }
 
 }  // namespace weft::net
