@@ -7,6 +7,7 @@
 #include "weft/net.hpp"
 #include "weft/offload.hpp"
 #include "weft/run.hpp"
+#include "weft/runtime.hpp"
 #include "weft/sync/barrier.hpp"
 #include "weft/sync/call_once.hpp"
 #include "weft/sync/channel.hpp"

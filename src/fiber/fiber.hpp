@@ -2,6 +2,7 @@
 // creating a fiber is one pool pop and no heap allocation.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <climits>
 #include <cstdint>
@@ -15,6 +16,13 @@
 namespace weft::detail {
 
 class worker;
+struct timer_node;
+
+// fiber::join_state beyond a join_wait pointer: still running with no joiner,
+// finished, or detached. One exchange at exit decides who frees the fiber.
+inline constexpr std::uintptr_t join_running = 0;
+inline constexpr std::uintptr_t join_done = 1;
+inline constexpr std::uintptr_t join_detached = 2;
 
 enum class fiber_state : std::uint8_t {
     ready,     // in a run queue
@@ -56,10 +64,19 @@ struct fiber {
     fiber* next = nullptr;    // run-queue link
     fiber* all_prev = nullptr;  // the worker's list of live fibers, for dumps
     fiber* all_next = nullptr;
-    worker* owner = nullptr;
+    // The worker that runs it. Changes only while the fiber sits in a run
+    // queue (stolen before it starts, or a migratable fiber), written by the
+    // worker giving it away; other threads read it to post wake-ups.
+    std::atomic<worker*> owner{nullptr};
     fiber_state state = fiber_state::ready;
-    bool detached = false;
-    fiber* joiner = nullptr;
+    bool started = false;     // has run at least once
+    bool pinned = false;      // placed by spawn_options::worker: never stolen
+    bool migratable = false;  // may change workers at a yield() after it started
+    bool yielded = false;     // in a run queue because it yielded (a migratable fiber may move)
+    bool foreign_stack = false;  // taken from a runtime's shared pool, by a thread outside it
+    bool migrated = false;    // has changed workers: remote entries naming it may sit in any queue
+    // join_running, join_done, join_detached, or the joiner's join_wait*.
+    std::atomic<std::uintptr_t> join_state{join_running};
     fiber_id id = 0;
     const fiber_fn* fn = nullptr;
     void* fn_storage = nullptr;
@@ -67,12 +84,15 @@ struct fiber {
     fls_table* fls = nullptr;
     const char* wait_reason = "";  // what a parked fiber waits on, for dumps
     int wait_fd = -1;              // the fd, when it waits on one
+    std::int64_t wait_since_ns = 0;  // when the current park began, for dumps
     wake_reason wake = wake_reason::none;
     bool cancelable_wait = false;  // the current park may be ended by cancel()
-    bool cancel_requested = false;
+    std::atomic<bool> cancel_requested{false};  // set from any thread
     std::int64_t scope_deadline = no_deadline;  // earliest enclosing deadline_scope
-    std::uint64_t wait_seq = 0;
-    eh_state eh;  // numbers waits other threads may end, so late wakes are dropped
+    // Numbers waits other threads may end, so late wakes are dropped.
+    std::atomic<std::uint64_t> wait_seq{0};
+    timer_node* timer = nullptr;   // the current park's deadline, removed by whoever wakes it
+    eh_state eh;
     stack stk;                     // empty for a thread's own stack
     context_annotations annot;
     char name[32] = {};

@@ -18,18 +18,55 @@ worker& require_worker(const char* what) {
 }
 }  // namespace
 
-fiber* fiber_allocate(const spawn_options& opts, std::size_t fn_size, std::size_t fn_align,
-                      void** fn_storage) {
-    fiber* f = require_worker("weft::spawn").allocate(opts, fn_size, fn_align);
+fiber* fiber_allocate(worker_group* group, const spawn_options& opts, std::size_t fn_size,
+                      std::size_t fn_align, void** fn_storage) {
+    worker* cur = worker::current();
+    if (!group) {
+        if (!cur) fatal("weft: misuse: weft::spawn called outside weft::run or a weft::runtime");
+        group = cur->group();
+    }
+    const bool inside = cur && cur->group() == group;
+    const int n = group ? static_cast<int>(group->workers.size()) : 1;
+    if (opts.worker >= n || opts.worker < any_worker)
+        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                "weft::spawn: no worker with that index");
+    worker* target;
+    if (!group) target = cur;  // weft::run: one worker, every placement lands on it
+    else if (opts.worker >= 0) target = group->workers[static_cast<std::size_t>(opts.worker)];
+    else if (opts.worker == any_worker || !inside) target = group->pick(any_worker);
+    else target = cur;
+    fiber* f;
+    if (inside || !group) {
+        f = worker::allocate(cur->stacks(), opts, fn_size, fn_align, target);
+    } else {
+        std::lock_guard<std::mutex> lock(group->foreign_mu);
+        f = worker::allocate(*group->foreign_stacks, opts, fn_size, fn_align, target);
+        f->foreign_stack = true;
+    }
+    f->pinned = group && opts.worker >= 0;
     *fn_storage = f->fn_storage;
     return f;
 }
 
-void fiber_abandon(fiber* f) noexcept { f->owner->abandon(f); }
+void fiber_abandon(fiber* f) noexcept {
+    // Back to the pool it came from: it never ran and nothing names it.
+    const stack s = f->stk;
+    const bool foreign = f->foreign_stack;
+    worker_group* g = f->owner.load(std::memory_order_relaxed)->group();
+    f->~fiber();
+    if (foreign) {
+        std::lock_guard<std::mutex> lock(g->foreign_mu);
+        g->foreign_stacks->release(s);
+    } else {
+        worker::current()->stacks().release(s);
+    }
+}
 
 void fiber_start(fiber* f, const fiber_fn* fn) noexcept {
     f->fn = fn;
-    f->owner->start(f);
+    worker* o = f->owner.load(std::memory_order_relaxed);
+    if (o == worker::current()) o->start(f);
+    else o->start_remote(f);
 }
 
 std::error_code sleep_until_steady_ns(std::int64_t steady_ns) {
@@ -73,12 +110,7 @@ void fiber_handle::join() {
     if (w && w->running() == f_)
         throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
                                 "weft: a fiber cannot join itself");
-    if (f_->state != detail::fiber_state::finished && w != f_->owner)
-        detail::fatal("weft: misuse: fiber '%s' #%llu joined from another thread; fibers are "
-                      "joined on the thread whose weft::run spawned them",
-                      f_->name, static_cast<unsigned long long>(f_->id));
-    detail::fiber* f = std::exchange(f_, nullptr);
-    f->owner->join(f);
+    detail::worker::join_any(std::exchange(f_, nullptr));
 }
 
 void fiber_handle::detach() {
@@ -86,22 +118,14 @@ void fiber_handle::detach() {
         throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                                 "weft: detach on a fiber handle that is not joinable "
                                 "(already joined, detached, or empty)");
-    if (detail::worker::current() != f_->owner)
-        detail::fatal("weft: misuse: fiber '%s' #%llu detached from another thread",
-                      f_->name, static_cast<unsigned long long>(f_->id));
-    detail::fiber* f = std::exchange(f_, nullptr);
-    f->owner->detach(f);
+    detail::worker::detach_any(std::exchange(f_, nullptr));
 }
 
 void fiber_handle::cancel() {
     if (!f_)
         throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                                 "weft: cancel on a fiber handle that is not joinable");
-    if (f_->state == detail::fiber_state::finished) return;
-    if (detail::worker::current() != f_->owner)
-        detail::fatal("weft: misuse: fiber '%s' #%llu canceled from another thread",
-                      f_->name, static_cast<unsigned long long>(f_->id));
-    f_->owner->cancel(f_);
+    detail::worker::cancel_any(f_);
 }
 
 fiber_id fiber_handle::id() const noexcept { return f_ ? f_->id : 0; }
@@ -118,6 +142,17 @@ deadline_scope::deadline_scope(std::chrono::steady_clock::time_point until) {
 }
 
 deadline_scope::~deadline_scope() { detail::worker::current()->running()->scope_deadline = saved_; }
+
+int worker_index() noexcept {
+    detail::worker* w = detail::worker::current();
+    return w ? static_cast<int>(w->index()) : -1;
+}
+
+int worker_count() noexcept {
+    detail::worker* w = detail::worker::current();
+    if (!w) return 0;
+    return w->group() ? static_cast<int>(w->group()->workers.size()) : 1;
+}
 
 bool in_fiber() noexcept {
     detail::worker* w = detail::worker::current();

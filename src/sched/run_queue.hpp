@@ -27,6 +27,27 @@ public:
         return f;
     }
 
+    // Unlinks the fibers among the first `limit` for which pred(f) holds and
+    // hands each to take(f), front to back.
+    template <class Pred, class Take>
+    void take_if(std::size_t limit, Pred pred, Take take) {
+        fiber* prev = nullptr;
+        fiber* f = head_;
+        for (std::size_t i = 0; f && i < limit; ++i) {
+            fiber* next = f->next;
+            if (pred(f)) {
+                if (prev) prev->next = next;
+                else head_ = next;
+                if (tail_ == f) tail_ = prev;
+                --size_;
+                take(f);
+            } else {
+                prev = f;
+            }
+            f = next;
+        }
+    }
+
 private:
     fiber* head_ = nullptr;
     fiber* tail_ = nullptr;

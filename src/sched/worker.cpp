@@ -1,5 +1,6 @@
 // The worker: fiber start and exit, direct fiber-to-fiber switching, timers,
-// the idle loop and the deadlock report.
+// I/O waits, the idle loop and the deadlock report. Wake-ups from other
+// threads, stealing and freeing are in worker_remote.cpp.
 #include "sched/worker.hpp"
 
 #include <time.h>
@@ -27,13 +28,18 @@ namespace {
 constexpr unsigned timer_check_interval = 64;
 }  // namespace
 
+// A call the compiler cannot see through: code that may have resumed on
+// another thread must not reuse a thread-pointer-relative address computed
+// before the switch.
+__attribute__((noipa)) worker* worker_uncached() noexcept { return this_worker; }
+
 std::int64_t steady_now_ns() noexcept {
     timespec ts;
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-worker::worker() {
+worker::worker(worker_group* group, unsigned index) : group_(group), index_(index) {
     if (this_worker)
         fatal("weft: misuse: weft::run called on a thread that is already running weft::run");
     this_worker = this;
@@ -41,39 +47,58 @@ worker::worker() {
     eh_globals_ = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
     main_.state = fiber_state::running;
     main_.owner = this;
+    main_.started = true;
     annotate_thread(main_.annot);
     install_overflow_handler();
+    // A runtime's workers are woken by each other from the start.
+    if (group_) reactor_ = make_platform_reactor();
 }
 
 worker::~worker() {
+    drain_remote();  // frees of fibers joined from other threads
     for (fiber* f = all_; f; f = f->all_next)
         fatal("weft: fiber '%s' #%llu outlived weft::run", f->name,
               static_cast<unsigned long long>(f->id));
+    if (this_worker == this) thread_exit();
+}
+
+void worker::thread_exit() noexcept {
     remove_overflow_stack();
     this_worker = nullptr;
 }
 
-fiber* worker::allocate(const spawn_options& opts, std::size_t fn_size, std::size_t fn_align) {
-    stack s = stacks_.acquire(opts.stack_size);
+fiber* worker::allocate(stack_pool& pool, const spawn_options& opts, std::size_t fn_size,
+                        std::size_t fn_align, worker* target) {
+    stack s = pool.acquire(opts.stack_size);
     fiber* f = fiber_create(s, opts.name, fn_size, fn_align, &worker::fiber_entry);
     if (!f) {
-        stacks_.release(s);
+        pool.release(s);
         throw std::system_error(std::make_error_code(std::errc::value_too_large),
                                 "weft: the callable does not fit the fiber's stack");
     }
-    f->owner = this;
+    f->owner.store(target, std::memory_order_relaxed);
+    f->migratable = opts.migratable;
     return f;
 }
 
-void worker::abandon(fiber* f) noexcept { release(f); }
-
-void worker::start(fiber* f) noexcept {
+void worker::adopt(fiber* f) noexcept {
+    if (canceling_all_) f->cancel_requested.store(true, std::memory_order_relaxed);
     ++live_;
     f->all_next = all_;
+    f->all_prev = nullptr;
     if (all_) all_->all_prev = f;
     all_ = f;
     f->state = fiber_state::ready;
     ready_.push(f);
+}
+
+void worker::start(fiber* f) noexcept {
+    if (group_) group_->fiber_started();
+    adopt(f);
+    // An idle worker asked for work: the new fiber is the easiest to give.
+    if (group_) {
+        if (worker* t = thief_.load(std::memory_order_relaxed)) give_work(t);
+    }
 }
 
 void worker::schedule(fiber* f) noexcept {
@@ -86,6 +111,12 @@ void worker::schedule(fiber* f) noexcept {
 void worker::wake(fiber* f, wake_reason why) noexcept {
     if (f->state != fiber_state::blocked && f->state != fiber_state::sleeping) return;
     f->wake = why;
+    // The timer goes now, on the worker that armed it: a migratable fiber
+    // may resume on another worker.
+    if (f->timer) {
+        timers_.remove(f->timer);
+        f->timer = nullptr;
+    }
     schedule(f);
 }
 
@@ -93,12 +124,17 @@ void worker::fire_timers(std::int64_t now) noexcept {
     while (timer_node* t = timers_.top()) {
         if (t->deadline_ns > now) break;
         timers_.pop();
+        t->waiter->timer = nullptr;
         wake(t->waiter, wake_reason::timeout);
     }
 }
 
 void worker::maintenance() noexcept {
     drain_remote();
+    if (group_) {
+        if (worker* t = thief_.load(std::memory_order_relaxed)) give_work(t);
+        if (group_->stop_requested.load(std::memory_order_relaxed)) check_group_stop(steady_now_ns());
+    }
     if (!timers_.empty()) fire_timers(steady_now_ns());
     if (io_waiters_ > 0) poll_io(0);
 }
@@ -135,7 +171,8 @@ void worker::switch_to(fiber* next, bool exiting) noexcept {
     *eh_globals_ = next->eh;
     annotate_leave(prev->annot, next->annot, exiting);
     void* from = switch_context(&prev->sp, next->sp, prev);
-    arrived(prev, static_cast<fiber*>(from));
+    // `this` is the worker prev left; a migratable fiber may resume on another.
+    worker_uncached()->arrived(prev, static_cast<fiber*>(from));
 }
 
 // First thing in a context after a switch lands in it.
@@ -151,6 +188,7 @@ void worker::arrived(fiber* self, fiber* from) noexcept {
 void worker::fiber_entry(void* from) {
     worker* w = this_worker;
     fiber* self = w->current_;
+    self->started = true;
     w->arrived(self, static_cast<fiber*>(from));
     try {
         self->fn->invoke(self->fn_storage);
@@ -159,14 +197,13 @@ void worker::fiber_entry(void* from) {
     }
     self->fn->destroy(self->fn_storage);
     fls_destroy_all(self);
-    w->exit_current();
+    // A migratable fiber may have moved while it ran.
+    worker_uncached()->exit_current();
 }
 
 void worker::exit_current() noexcept {
     fiber* self = current_;
     zombie_ = self;
-    // Wake the joiner now so it runs next, instead of detouring through the idle loop.
-    if (self->joiner && !self->detached) wake(self->joiner, wake_reason::ready);
     switch_to(next_runnable(), /*exiting=*/true);
     __builtin_unreachable();
 }
@@ -174,18 +211,21 @@ void worker::exit_current() noexcept {
 // Runs on the next context once an exited fiber's stack is no longer in use.
 void worker::retire(fiber* f) noexcept {
     f->state = fiber_state::finished;
-    if (remote_pending_.load(std::memory_order_acquire)) {
-        // A late wake for a wait that ended some other way may still name
-        // this fiber: it must not outlive the fiber's control block.
-        std::lock_guard<std::mutex> lock(remote_mu_);
-        std::erase_if(remote_, [f](const remote_entry& e) { return e.f == f; });
-    }
     --live_;
     if (f->all_prev) f->all_prev->all_next = f->all_next;
     else all_ = f->all_next;
     if (f->all_next) f->all_next->all_prev = f->all_prev;
     f->all_prev = f->all_next = nullptr;
-    if (f->detached) {
+    if (group_) group_->fiber_finished();
+    // One exchange decides: nobody has asked yet (the handle frees it
+    // later), a joiner waits (wake it), or it was detached (free it here).
+    const std::uintptr_t old = f->join_state.exchange(join_done, std::memory_order_acq_rel);
+    if (old == join_running) return;
+    if (old != join_detached) {
+        wake_joiner(reinterpret_cast<join_wait*>(old));
+        return;
+    }
+    {
         if (f->error) {
             std::string what = "unknown exception";
             try {
@@ -202,6 +242,11 @@ void worker::retire(fiber* f) noexcept {
 }
 
 void worker::release(fiber* f) noexcept {
+    purge_remote(f);
+    release_here(f);
+}
+
+void worker::release_here(fiber* f) noexcept {
     const stack s = f->stk;
     annotate_destroy(f->annot);
     f->~fiber();
@@ -215,8 +260,11 @@ void worker::yield() {
     fiber* next = ready_.pop();
     if (!next) return;
     self->state = fiber_state::ready;
+    self->yielded = true;
     ready_.push(self);
     switch_to(next);
+    // Nothing of `this` below: a migratable fiber may now run on another worker.
+    self->yielded = false;
 }
 
 void worker::park() { switch_to(next_runnable()); }
@@ -228,13 +276,15 @@ wake_reason worker::park_until(std::int64_t deadline_ns, bool cancelable) {
         t.deadline_ns = deadline_ns;
         t.waiter = self;
         timers_.push(&t);
+        self->timer = &t;
     }
     if (self->state == fiber_state::running) self->state = fiber_state::blocked;
     self->wake = wake_reason::none;
     self->cancelable_wait = cancelable;
+    self->wait_since_ns = steady_now_ns();
     park();
     self->cancelable_wait = false;
-    timers_.remove(&t);  // woken some other way: the timer must not outlive this frame
+    WEFT_ASSERT(self->timer == nullptr, "a woken fiber's timer was removed by its waker");
     return self->wake;
 }
 
@@ -248,7 +298,7 @@ std::error_code worker::begin_blocking(std::int64_t& deadline_ns) const noexcept
 }
 
 void worker::cancel(fiber* f) noexcept {
-    f->cancel_requested = true;
+    f->cancel_requested.store(true, std::memory_order_seq_cst);
     if (f->cancelable_wait) wake(f, wake_reason::canceled);
 }
 
@@ -319,41 +369,6 @@ std::error_code worker::io_wait(int fd, bool write, std::int64_t deadline_ns) {
     }
 }
 
-void worker::ensure_reactor() {
-    if (!reactor_) reactor_ = make_platform_reactor();
-}
-
-std::uint64_t worker::begin_remote_wait() noexcept {
-    ++remote_waiters_;
-    return ++current_->wait_seq;
-}
-
-void worker::end_remote_wait() noexcept {
-    --remote_waiters_;
-    ++current_->wait_seq;  // any wake still in flight for this wait is now stale
-}
-
-void worker::remote_wake(fiber* f, std::uint64_t seq) noexcept {
-    // All under the lock: the woken fiber can only run after drain_remote()
-    // takes it, so this worker (and its reactor) outlives the whole call.
-    std::lock_guard<std::mutex> lock(remote_mu_);
-    remote_.push_back(remote_entry{f, seq});
-    remote_pending_.store(true, std::memory_order_release);
-    reactor_->wake();
-}
-
-void worker::drain_remote() noexcept {
-    if (!remote_pending_.load(std::memory_order_acquire)) return;
-    std::vector<remote_entry> batch;
-    {
-        std::lock_guard<std::mutex> lock(remote_mu_);
-        remote_pending_.store(false, std::memory_order_relaxed);
-        batch.swap(remote_);
-    }
-    for (const remote_entry& e : batch)
-        if (e.f->wait_seq == e.seq) wake(e.f, wake_reason::ready);
-}
-
 void worker::io_close(int fd) noexcept {
     if (fd >= 0 && static_cast<std::size_t>(fd) < fds_.size()) {
         fd_record& r = fds_[static_cast<std::size_t>(fd)];
@@ -370,45 +385,37 @@ void worker::io_close(int fd) noexcept {
     ::close(fd);
 }
 
-void worker::join(fiber* f) {
-    if (f->state != fiber_state::finished) {
-        if (!on_fiber())
-            fatal("weft: misuse: join of unfinished fiber '%s' #%llu called outside a fiber",
-                  f->name, static_cast<unsigned long long>(f->id));
-        WEFT_ASSERT(f->joiner == nullptr, "a fiber has one joiner");
-        f->joiner = current_;
-        current_->wait_reason = "join";
-        park_until(no_deadline, /*cancelable=*/false);
-        WEFT_ASSERT(f->state == fiber_state::finished, "woken joiner sees a finished fiber");
-    }
-    std::exception_ptr error = std::move(f->error);
-    release(f);
-    if (error) std::rethrow_exception(error);
-}
-
-void worker::detach(fiber* f) noexcept {
-    if (f->state == fiber_state::finished) release(f);
-    else f->detached = true;
-}
-
 void worker::loop() {
-    while (live_ > 0) {
+    for (;;) {
         drain_remote();
         if (!timers_.empty()) fire_timers(steady_now_ns());
         if (fiber* f = ready_.pop()) {
             switch_to(f);
             continue;
         }
+        if (group_ ? (live_ == 0 && group_->stopping.load(std::memory_order_acquire)) : live_ == 0)
+            break;
         stacks_.trim();  // idle: a good moment for the syscalls that give memory back
         std::int64_t timeout = -1;
         if (timer_node* t = timers_.top()) {
             timeout = t->deadline_ns - steady_now_ns();
             if (timeout < 0) timeout = 0;
-        } else if (io_waiters_ == 0 && remote_waiters_ == 0) {
+        } else if (!group_ && io_waiters_ == 0 && remote_waiters_ == 0) {
             report_deadlock();
         }
+        if (group_) {
+            if (group_->stop_requested.load(std::memory_order_acquire)) {
+                const std::int64_t now = steady_now_ns();
+                check_group_stop(now);
+                const std::int64_t at = group_->cancel_at_ns.load(std::memory_order_acquire);
+                if (!canceling_all_ && (timeout < 0 || at - now < timeout)) timeout = at - now;
+                if (canceling_all_ && !ready_.empty()) continue;
+            }
+            idle_wait(timeout);
+            continue;
+        }
         if (reactor_) {
-            poll_io(timeout);
+            idle_wait(timeout);
             continue;
         }
         const std::int64_t until = timers_.top()->deadline_ns;
@@ -422,10 +429,13 @@ void worker::dump(std::ostream& os) const {
     std::size_t n = 0;
     for (fiber* f = all_; f; f = f->all_next) ++n;
     os << n << (n == 1 ? " fiber" : " fibers") << ":\n";
+    const std::int64_t now = steady_now_ns();
     for (fiber* f = all_; f; f = f->all_next) {
         os << "  #" << f->id << " '" << f->name << "' " << to_string(f->state);
         if (*f->wait_reason) os << " on " << f->wait_reason;
         if (f->wait_fd >= 0) os << " fd " << f->wait_fd;
+        if (f->state == fiber_state::blocked || f->state == fiber_state::sleeping)
+            os << " for " << (now - f->wait_since_ns) / 1'000'000 << " ms";
         os << " (stack " << f->stk.size / 1024 << " KiB)\n";
     }
 }

@@ -1,10 +1,12 @@
 // A worker: one OS thread's scheduler. It owns a run queue, a timer heap and a
 // stack pool, and switches directly from fiber to fiber; the thread's own
-// stack runs the idle loop (wait for timers, detect deadlock).
+// stack runs the idle loop (wait for timers and I/O, steal, detect deadlock).
+// Workers of one runtime form a worker_group; weft::run is a worker alone.
 #pragma once
 
 #include <cstdint>
 #include <iosfwd>
+#include <latch>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -22,14 +24,52 @@ namespace weft::detail {
 std::int64_t steady_now_ns() noexcept;
 
 class worker;
+
+// The workers of one weft::runtime, fixed once they have all started.
+struct worker_group {
+    std::vector<worker*> workers;
+    // Fibers started and not yet finished, on every worker and in transit
+    // between them; runtime::run waits for zero.
+    std::atomic<std::size_t> live{0};
+    std::atomic<std::uint32_t> quiet_epoch{0};  // futex word, bumped when live reaches zero
+    std::atomic<bool> stopping{false};          // workers leave their loops once idle
+    std::atomic<bool> stop_requested{false};    // runtime::stop() was called
+    // When runtime::stop()'s grace ends: from then on every fiber is canceled.
+    std::atomic<std::int64_t> cancel_at_ns{INT64_MAX};
+    std::atomic<unsigned> next_worker{0};       // round robin for any_worker placement
+    unsigned spin_ns = 20'000;                  // idle workers spin this long before sleeping
+    // Stacks for fibers spawned from threads that are not workers.
+    std::mutex foreign_mu;
+    std::unique_ptr<stack_pool> foreign_stacks;
+    std::unique_ptr<std::latch> start_latch;  // the runtime's threads have all made their workers
+
+    worker* pick(int placement) noexcept;  // any_worker / current_worker / an index
+    void fiber_started() noexcept { live.fetch_add(1, std::memory_order_relaxed); }
+    void fiber_finished() noexcept;
+    void wait_quiet() noexcept;  // blocks the calling thread until live == 0
+    void wake_all() noexcept;    // every worker re-reads the group's flags
+};
+
+// A joiner waiting for a fiber to finish: a fiber (on any worker) or a plain
+// thread sleeping on `done`. Lives on the joiner's stack.
+struct join_wait {
+    fiber* f = nullptr;
+    worker* w = nullptr;
+    std::uint64_t seq = 0;
+    std::atomic<std::uint32_t> done{0};
+};
+
 // initial-exec: libweft.a is built PIC, and the default TLS model for PIC
 // would make every access to this a call to __tls_get_addr on the switch path.
 extern thread_local worker* this_worker __attribute__((tls_model("initial-exec")));
 
+worker* worker_uncached() noexcept;  // this_worker, read afresh after a switch
+
 class worker {
 public:
-    worker();
-    ~worker();
+    // On the thread it will run on. group == nullptr: weft::run's lone worker.
+    explicit worker(worker_group* group = nullptr, unsigned index = 0);
+    ~worker();  // may run on another thread once thread_exit() ran
     worker(const worker&) = delete;
     worker& operator=(const worker&) = delete;
 
@@ -39,9 +79,15 @@ public:
     fiber* running() const noexcept { return current_; }
     bool on_fiber() const noexcept { return current_ != &main_; }
 
-    fiber* allocate(const spawn_options& opts, std::size_t fn_size, std::size_t fn_align);
-    void abandon(fiber* f) noexcept;   // never started
-    void start(fiber* f) noexcept;     // counts it live and queues it
+    worker_group* group() const noexcept { return group_; }
+    unsigned index() const noexcept { return index_; }
+
+    // Takes a stack from `pool` for a fiber that will run on `target`.
+    static fiber* allocate(stack_pool& pool, const spawn_options& opts, std::size_t fn_size,
+                           std::size_t fn_align, worker* target);
+    void start(fiber* f) noexcept;     // counts it live and queues it; this thread
+    // Any thread: queues a new fiber (owner == this) through the remote queue.
+    void start_remote(fiber* f) noexcept;
 
     void schedule(fiber* f) noexcept;  // make a parked fiber ready
     void yield();
@@ -58,7 +104,7 @@ public:
     // honour: min(call deadline, scope deadline), or an error if it is already
     // canceled or past.
     std::error_code begin_blocking(std::int64_t& deadline_ns) const noexcept;
-    void cancel(fiber* f) noexcept;
+    void cancel(fiber* f) noexcept;  // f runs on this worker; this thread
     // Sleeps until the deadline; timed_out if an enclosing deadline_scope ends
     // first, operation_canceled on cancel().
     std::error_code sleep_until(std::int64_t deadline_ns);
@@ -81,11 +127,26 @@ public:
     // Any thread: makes f ready if it is still in the wait numbered seq; a
     // late wake for a wait that already ended (timed out, say) is dropped.
     void remote_wake(fiber* f, std::uint64_t seq) noexcept;
-    void join(fiber* f);     // then frees f
-    void detach(fiber* f) noexcept;
+    // Frees a finished (or never started) fiber. Any thread: from another
+    // one, the fiber goes back to its owner through the remote queue.
+    static void free_fiber(fiber* f) noexcept;
+    // Any thread: waits for f to finish (a fiber parks, a plain thread
+    // sleeps), frees it and rethrows what escaped it.
+    static void join_any(fiber* f);
+    static void detach_any(fiber* f) noexcept;
+    // Any thread: makes f's current and later blocking calls fail with
+    // operation_canceled. f must not have been freed.
+    static void cancel_any(fiber* f) noexcept;
 
-    // Runs on the thread's own stack until every fiber has finished.
+    // Runs on the thread's own stack: until every fiber has finished
+    // (weft::run), or until the group stops (a runtime's worker).
     void loop();
+    // The worker's thread is about to end (a runtime worker): drops the
+    // thread's own state; the object lives on until the runtime ends.
+    void thread_exit() noexcept;
+    // After every worker thread ended: frees fibers still queued for release.
+    void drain_after_exit() noexcept;
+    void notify() noexcept;  // any thread: interrupts an idle wait
 
     void dump(std::ostream& os) const;
     std::size_t live_fibers() const noexcept { return live_; }
@@ -99,12 +160,30 @@ private:
     void retire(fiber* f) noexcept;
     void release(fiber* f) noexcept;
     fiber* next_runnable() noexcept;
+    enum class remote_kind : std::uint8_t { wake, cancel, start, release };
+    void post(remote_kind kind, fiber* f, std::uint64_t seq) noexcept;
+    void post_batch(fiber* list) noexcept;  // `start` entries for a chain linked by next
+    void adopt(fiber* f) noexcept;          // a fiber handed to this worker
+    void release_here(fiber* f) noexcept;   // frees f into this worker's pool
+    void purge_remote(fiber* f) noexcept;   // drops queued entries naming f
+    void wake_joiner(join_wait* jw) noexcept;
+    void give_work(worker* thief) noexcept;
+    void ask_for_work() noexcept;
+    void idle_wait(std::int64_t timeout_ns) noexcept;
+    // The group's stop grace is over: cancel every fiber here, now and later.
+    void check_group_stop(std::int64_t now) noexcept;
+    bool canceling_all_ = false;
     void fire_timers(std::int64_t now) noexcept;
     void maintenance() noexcept;  // timers and non-blocking I/O poll, every few switches
     void poll_io(std::int64_t timeout_ns) noexcept;
     void drain_remote() noexcept;
+    static bool stealable(const fiber* f) noexcept {
+        return !f->pinned && (!f->started || (f->migratable && f->yielded));
+    }
     [[noreturn]] void report_deadlock() const;
 
+    worker_group* group_;
+    unsigned index_;
     fiber main_;  // the thread's own stack
     eh_state* eh_globals_;  // this thread's C++ exception state, swapped per fiber
     fiber* current_ = &main_;
@@ -125,14 +204,24 @@ private:
     std::vector<fd_record> fds_;  // indexed by fd
     std::size_t io_waiters_ = 0;
 
+    // Wake-ups, cancels, new fibers and frees from other threads. Entries are
+    // processed under the lock, so a fiber named by one cannot be freed by
+    // another worker meanwhile (freeing purges every queue that may name it).
     std::mutex remote_mu_;
     struct remote_entry {
         fiber* f;
         std::uint64_t seq;
+        remote_kind kind;
     };
     std::vector<remote_entry> remote_;    // guarded by remote_mu_
+    std::vector<fiber*> to_release_;      // worker thread only
     std::atomic<bool> remote_pending_{false};
+    std::atomic<bool> sleeping_{false};   // in a blocking poll: posters must wake the reactor
     std::size_t remote_waiters_ = 0;      // worker thread only
+    // An idle worker of the group asking for fibers; served at the next
+    // maintenance pass or spawn, by handing over unstarted fibers.
+    std::atomic<worker*> thief_{nullptr};
+    bool asked_ = false;
 };
 
 }  // namespace weft::detail

@@ -193,11 +193,12 @@ stack stack_pool::acquire(std::size_t request) {
 }
 
 void stack_pool::release(const stack& s) noexcept {
-    const size_class* cp = (!classes_.empty() && classes_[last_class_].size == s.size)
-                               ? &classes_[last_class_]
-                               : find_class(s.size);
-    WEFT_ASSERT(cp != nullptr, "released stack belongs to this pool");
-    const_cast<size_class&>(*cp).hot.push_back(s.lo);
+    // A stack may come from another pool of the same runtime (a fiber that
+    // changed workers, or was spawned from outside): it joins this pool, and
+    // its slab stays mapped until the runtime ends.
+    size_class& c = (!classes_.empty() && classes_[last_class_].size == s.size) ? classes_[last_class_]
+                                                                                : class_for(s.size);
+    c.hot.push_back(s.lo);
 }
 
 void stack_pool::trim() noexcept {

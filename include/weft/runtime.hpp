@@ -1,0 +1,72 @@
+// weft::runtime: N workers, one OS thread each, running fibers with the same
+// blocking-style code as weft::run. Fibers start on the worker that spawned
+// them; idle workers take fibers that have not started yet.
+#pragma once
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "weft/fiber.hpp"
+
+namespace weft {
+
+struct runtime_options {
+    unsigned workers = 0;  // 0: one per core (std::thread::hardware_concurrency())
+    // How long an idle worker spins looking for work before it sleeps in the
+    // kernel: short replies between workers then cost no wake-up syscall.
+    std::chrono::microseconds idle_spin{20};
+};
+
+class runtime {
+public:
+    // Starts the workers. Throws std::system_error if a thread or a reactor
+    // cannot be created.
+    explicit runtime(runtime_options opts = {});
+    // Cancels the fibers still running, waits for them, then ends the
+    // workers. A fiber that ignores cancellation keeps this waiting.
+    ~runtime();
+    runtime(const runtime&) = delete;
+    runtime& operator=(const runtime&) = delete;
+
+    unsigned workers() const noexcept;
+
+    // Starts fn() on a fiber; any thread. From a fiber of this runtime the
+    // default placement is its own worker, from elsewhere the workers in turn.
+    template <class F>
+    fiber_handle spawn(F&& fn, const spawn_options& opts = {}) {
+        return detail::spawn_in(group_, std::forward<F>(fn), opts);
+    }
+
+    // Runs fn on a fiber and blocks the calling thread until it and every
+    // other fiber of the runtime have finished; rethrows what escaped fn.
+    // Not from a thread of this runtime (fatal: it would block a worker).
+    template <class F>
+    void run(F&& fn, const spawn_options& opts = {default_stack_size, "main"}) {
+        check_outside("weft::runtime::run");
+        fiber_handle main = spawn(std::forward<F>(fn), opts);
+        wait_idle();
+        main.join();
+    }
+
+    // Blocks the calling thread until no fiber is left. Not from a worker.
+    void wait_idle();
+
+    // Graceful stop, from any thread: stop_requested() turns true at once,
+    // so servers can stop accepting and finish what they are doing; when
+    // `grace` has passed, every fiber still running is canceled (its current
+    // and later blocking calls fail with operation_canceled), and so is every
+    // fiber spawned after that. Returns at once.
+    void stop(std::chrono::nanoseconds grace = {});
+    bool stop_requested() const noexcept;
+
+private:
+    void check_outside(const char* what) const;
+    detail::worker_group* group_;
+    std::vector<std::thread> threads_;
+};
+
+// Whether the calling fiber's runtime has been asked to stop (false under weft::run).
+bool stop_requested() noexcept;
+
+}  // namespace weft

@@ -1,0 +1,301 @@
+// The worker's dealings with other threads: the remote queue (wake-ups,
+// cancels, new fibers, frees), joining and freeing fibers from any thread,
+// handing unstarted fibers to idle workers, and sleeping when idle.
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "common/assert.hpp"
+#include "sched/worker.hpp"
+
+namespace weft::detail {
+
+namespace {
+long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val) noexcept {
+    return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op, val, nullptr, nullptr, 0);
+}
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// How far an idle worker looks into a victim's run queue for fibers to take.
+constexpr std::size_t steal_scan_limit = 256;
+}  // namespace
+
+// ---- worker_group ------------------------------------------------------------
+
+worker* worker_group::pick(int placement) noexcept {
+    const std::size_t n = workers.size();
+    if (placement >= 0) return workers[static_cast<std::size_t>(placement) % n];
+    return workers[next_worker.fetch_add(1, std::memory_order_relaxed) % n];
+}
+
+void worker_group::fiber_finished() noexcept {
+    if (live.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        quiet_epoch.fetch_add(1, std::memory_order_release);
+        futex(&quiet_epoch, FUTEX_WAKE_PRIVATE, INT_MAX);
+    }
+}
+
+void worker_group::wait_quiet() noexcept {
+    for (;;) {
+        const std::uint32_t epoch = quiet_epoch.load(std::memory_order_acquire);
+        if (live.load(std::memory_order_acquire) == 0) return;
+        futex(&quiet_epoch, FUTEX_WAIT_PRIVATE, epoch);
+    }
+}
+
+void worker_group::wake_all() noexcept {
+    for (worker* w : workers) w->notify();
+}
+
+// ---- the remote queue --------------------------------------------------------
+
+void worker::ensure_reactor() {
+    if (!reactor_) reactor_ = make_platform_reactor();
+}
+
+std::uint64_t worker::begin_remote_wait() noexcept {
+    ++remote_waiters_;
+    return current_->wait_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+void worker::end_remote_wait() noexcept {
+    --remote_waiters_;
+    // Any wake still in flight for this wait is now stale.
+    current_->wait_seq.fetch_add(1, std::memory_order_relaxed);
+}
+
+void worker::post(remote_kind kind, fiber* f, std::uint64_t seq) noexcept {
+    // All under the lock: the woken fiber can only run after drain_remote()
+    // takes the entry, so this worker (and its reactor) outlives the call.
+    std::lock_guard<std::mutex> lock(remote_mu_);
+    remote_.push_back(remote_entry{f, seq, kind});
+    // seq_cst pairs with idle_wait(): either it sees the entry before it
+    // sleeps, or this sees it sleeping and wakes it.
+    remote_pending_.store(true, std::memory_order_seq_cst);
+    if (sleeping_.load(std::memory_order_seq_cst)) reactor_->wake();
+}
+
+void worker::post_batch(fiber* list) noexcept {
+    std::lock_guard<std::mutex> lock(remote_mu_);
+    for (fiber* f = list; f;) {
+        fiber* next = f->next;
+        remote_.push_back(remote_entry{f, 0, remote_kind::start});
+        f = next;
+    }
+    remote_pending_.store(true, std::memory_order_seq_cst);
+    if (sleeping_.load(std::memory_order_seq_cst)) reactor_->wake();
+}
+
+void worker::remote_wake(fiber* f, std::uint64_t seq) noexcept { post(remote_kind::wake, f, seq); }
+
+void worker::start_remote(fiber* f) noexcept {
+    if (group_) group_->fiber_started();
+    post(remote_kind::start, f, 0);
+}
+
+void worker::drain_remote() noexcept {
+    if (!remote_pending_.load(std::memory_order_acquire)) return;
+    {
+        std::lock_guard<std::mutex> lock(remote_mu_);
+        remote_pending_.store(false, std::memory_order_relaxed);
+        for (const remote_entry& e : remote_) {
+            fiber* f = e.f;
+            switch (e.kind) {
+                case remote_kind::start: adopt(f); break;
+                case remote_kind::wake:
+                    // Dropped when late (the wait ended some other way) or
+                    // when the fiber has since moved to another worker.
+                    if (f->owner.load(std::memory_order_relaxed) == this &&
+                        f->wait_seq.load(std::memory_order_relaxed) == e.seq)
+                        wake(f, wake_reason::ready);
+                    break;
+                case remote_kind::cancel:
+                    // A fiber that moved meanwhile sees cancel_requested at
+                    // its next blocking call on its new worker.
+                    if (f->owner.load(std::memory_order_relaxed) == this && f->cancelable_wait)
+                        wake(f, wake_reason::canceled);
+                    break;
+                case remote_kind::release: to_release_.push_back(f); break;
+            }
+        }
+        remote_.clear();
+    }
+    for (fiber* f : to_release_) release(f);  // release() purges: it takes the lock itself
+    to_release_.clear();
+}
+
+void worker::purge_remote(fiber* f) noexcept {
+    auto purge = [f](worker* w) {
+        if (!w->remote_pending_.load(std::memory_order_acquire)) return;
+        std::lock_guard<std::mutex> lock(w->remote_mu_);
+        std::erase_if(w->remote_, [f](const remote_entry& e) { return e.f == f; });
+    };
+    if (f->migrated && group_) {
+        for (worker* w : group_->workers) purge(w);
+    } else {
+        purge(this);
+    }
+}
+
+void worker::drain_after_exit() noexcept { drain_remote(); }
+
+void worker::notify() noexcept {
+    std::lock_guard<std::mutex> lock(remote_mu_);
+    remote_pending_.store(true, std::memory_order_seq_cst);
+    if (sleeping_.load(std::memory_order_seq_cst)) reactor_->wake();
+}
+
+void worker::check_group_stop(std::int64_t now) noexcept {
+    if (canceling_all_ || now < group_->cancel_at_ns.load(std::memory_order_acquire)) return;
+    canceling_all_ = true;
+    for (fiber* f = all_; f; f = f->all_next) cancel(f);
+}
+
+// ---- joining, freeing and canceling from any thread ------------------------------
+
+void worker::wake_joiner(join_wait* jw) noexcept {
+    if (fiber* jf = jw->f) {
+        worker* jwk = jw->w;
+        const std::uint64_t seq = jw->seq;
+        // `done` before the wake-up: the joiner parks until it sees it, and
+        // nothing else wakes that park, so jw is still there for the wake.
+        jw->done.store(1, std::memory_order_release);
+        if (jwk == this) wake(jf, wake_reason::ready);
+        else jwk->remote_wake(jf, seq);
+        return;
+    }
+    jw->done.store(1, std::memory_order_release);
+    // The thread may have seen `done` already and left; a wake on a dead
+    // futex word is harmless.
+    futex(&jw->done, FUTEX_WAKE_PRIVATE, 1);
+}
+
+void worker::join_any(fiber* f) {
+    if (f->join_state.load(std::memory_order_acquire) != join_done) {
+        worker* w = this_worker;
+        join_wait jw;
+        if (w && w->on_fiber()) {
+            fiber* self = w->current_;
+            // The deadlock report must know whether another thread may end this wait.
+            const bool remote = w->group_ || f->owner.load(std::memory_order_acquire) != w;
+            jw.f = self;
+            jw.w = w;
+            if (remote) {
+                w->ensure_reactor();
+                jw.seq = w->begin_remote_wait();
+            } else {
+                jw.seq = self->wait_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+            }
+            std::uintptr_t expected = join_running;
+            if (f->join_state.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&jw),
+                                                      std::memory_order_acq_rel)) {
+                self->wait_reason = "join";
+                while (!jw.done.load(std::memory_order_acquire)) w->park_until(no_deadline, false);
+            }
+            if (remote) w->end_remote_wait();
+            else self->wait_seq.fetch_add(1, std::memory_order_relaxed);
+        } else if (w) {
+            fatal("weft: misuse: join of unfinished fiber '%s' #%llu called outside a fiber", f->name,
+                  static_cast<unsigned long long>(f->id));
+        } else {
+            std::uintptr_t expected = join_running;
+            if (f->join_state.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&jw),
+                                                      std::memory_order_acq_rel)) {
+                while (!jw.done.load(std::memory_order_acquire)) futex(&jw.done, FUTEX_WAIT_PRIVATE, 0);
+            }
+        }
+    }
+    std::exception_ptr error = std::move(f->error);
+    free_fiber(f);
+    if (error) std::rethrow_exception(error);
+}
+
+void worker::detach_any(fiber* f) noexcept {
+    std::uintptr_t expected = join_running;
+    if (f->join_state.compare_exchange_strong(expected, join_detached, std::memory_order_acq_rel)) return;
+    free_fiber(f);  // it had finished already
+}
+
+void worker::free_fiber(fiber* f) noexcept {
+    worker* o = f->owner.load(std::memory_order_acquire);
+    if (o == this_worker) o->release(f);
+    else o->post(remote_kind::release, f, 0);
+}
+
+void worker::cancel_any(fiber* f) noexcept {
+    // seq_cst with the owner load below: if this reads an owner the fiber
+    // has left, its new worker's next begin_blocking sees the flag.
+    f->cancel_requested.store(true, std::memory_order_seq_cst);
+    if (f->join_state.load(std::memory_order_acquire) == join_done) return;
+    worker* o = f->owner.load(std::memory_order_seq_cst);
+    if (o == this_worker) o->cancel(f);
+    else o->post(remote_kind::cancel, f, 0);
+}
+
+// ---- stealing and idling -------------------------------------------------------
+
+void worker::give_work(worker* thief) noexcept {
+    // Take every other stealable fiber near the front: half the work, and
+    // the thief gets some of the oldest.
+    fiber* given = nullptr;
+    fiber** tail = &given;
+    bool take = true;
+    ready_.take_if(steal_scan_limit, [&](fiber* f) {
+        if (!stealable(f)) return false;
+        const bool t = take;  // the first, third, ...: a lone fiber goes to the idle worker
+        take = !take;
+        return t;
+    }, [&](fiber* f) {
+        --live_;
+        if (f->all_prev) f->all_prev->all_next = f->all_next;
+        else all_ = f->all_next;
+        if (f->all_next) f->all_next->all_prev = f->all_prev;
+        f->all_prev = f->all_next = nullptr;
+        f->owner.store(thief, std::memory_order_release);
+        f->migrated = true;
+        *tail = f;
+        tail = &f->next;
+        *tail = nullptr;
+    });
+    if (!given) return;  // nothing to give yet: the request stays for the next spawn
+    worker* expected = thief;
+    thief_.compare_exchange_strong(expected, nullptr, std::memory_order_relaxed);
+    thief->post_batch(given);
+}
+
+void worker::ask_for_work() noexcept {
+    for (worker* w : group_->workers) {
+        if (w == this) continue;
+        worker* expected = nullptr;
+        w->thief_.compare_exchange_strong(expected, this, std::memory_order_relaxed);
+    }
+}
+
+void worker::idle_wait(std::int64_t timeout_ns) noexcept {
+    if (group_ && timeout_ns != 0) {
+        ask_for_work();
+        // A short spin catches the quick replies of a ping-pong without the
+        // cost of sleeping in the kernel and being woken through it.
+        const std::int64_t until = steady_now_ns() + group_->spin_ns;
+        for (unsigned i = 0;; ++i) {
+            if (remote_pending_.load(std::memory_order_acquire)) return;
+            if ((i & 63) == 63 && steady_now_ns() >= until) break;
+            cpu_relax();
+        }
+    }
+    sleeping_.store(true, std::memory_order_seq_cst);
+    if (!remote_pending_.load(std::memory_order_seq_cst)) poll_io(timeout_ns);
+    sleeping_.store(false, std::memory_order_relaxed);
+}
+
+}  // namespace weft::detail

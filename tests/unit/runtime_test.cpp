@@ -1,0 +1,298 @@
+// weft::runtime: placement, stealing of unstarted fibers only, cross-worker
+// wake-ups through sync primitives, foreign threads, cancel and stop.
+#include <gtest/gtest.h>
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <set>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "weft/weft.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+#ifdef WEFT_STRESS_LARGE
+constexpr int cross_worker_values = 3'000'000;
+#else
+constexpr int cross_worker_values = 200'000;
+#endif
+
+thread_local int tls_marker = 0;
+
+TEST(RuntimeTest, RunWaitsForEveryFiberAndReportsWorkers) {
+    weft::runtime rt{{.workers = 2}};
+    EXPECT_EQ(rt.workers(), 2u);
+    std::atomic<int> done{0};
+    int count = -1;
+    rt.run([&] {
+        count = weft::worker_count();
+        for (int i = 0; i < 50; ++i)
+            weft::spawn([&] {
+                weft::this_fiber::sleep_for(1ms);
+                ++done;
+            }).detach();
+    });
+    EXPECT_EQ(done.load(), 50);
+    EXPECT_EQ(count, 2);
+}
+
+TEST(RuntimeTest, RunRethrowsTheMainFibersException) {
+    weft::runtime rt{{.workers = 2}};
+    EXPECT_THROW(rt.run([] { throw std::runtime_error("main failed"); }), std::runtime_error);
+    int ran = 0;
+    rt.run([&] { ran = 1; });  // the runtime is still usable
+    EXPECT_EQ(ran, 1);
+}
+
+TEST(RuntimeTest, SpawnOnPinsTheFiberToThatWorker) {
+    weft::runtime rt{{.workers = 2}};
+    std::atomic<int> wrong{0};
+    rt.run([&] {
+        std::vector<weft::fiber_handle> hs;
+        for (int w = 0; w < 2; ++w)
+            for (int i = 0; i < 20; ++i)
+                hs.push_back(weft::spawn_on(w, [&, w] {
+                    for (int k = 0; k < 50; ++k) {
+                        if (weft::worker_index() != w) ++wrong;
+                        if (k % 10 == 0) weft::this_fiber::sleep_for(100us);
+                        else weft::this_fiber::yield();
+                    }
+                }));
+        for (auto& h : hs) h.join();
+    });
+    EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(RuntimeTest, SpawnOnABadIndexThrows) {
+    weft::runtime rt{{.workers = 2}};
+    rt.run([] {
+        EXPECT_THROW(weft::spawn_on(2, [] {}), std::system_error);
+        EXPECT_THROW(weft::spawn_on(-7, [] {}), std::system_error);
+    });
+    EXPECT_THROW(rt.spawn([] {}, {.worker = 5}), std::system_error);
+}
+
+TEST(RuntimeTest, IdleWorkerStealsOnlyFibersThatHaveNotStarted) {
+    weft::runtime rt{{.workers = 2}};
+    constexpr int n = 200;
+    std::atomic<int> moved_after_start{0};
+    std::atomic<int> started_elsewhere{0};
+    std::atomic<int> errno_or_tls_lost{0};
+    rt.run([&] {
+        const int home = weft::worker_index();
+        std::vector<weft::fiber_handle> hs;
+        for (int i = 0; i < n; ++i)
+            hs.push_back(weft::spawn([&, i, home] {
+                const int first = weft::worker_index();
+                if (first != home) ++started_elsewhere;
+                const pthread_t thread = pthread_self();
+                int* const errno_at = &errno;
+                tls_marker = i;
+                for (int k = 0; k < 100; ++k) {
+                    // Busy work between yields keeps both workers wanting fibers.
+                    volatile unsigned x = 0;
+                    for (int s = 0; s < 2000; ++s) x = x + s;
+                    errno = i;
+                    weft::this_fiber::yield();
+                    if (weft::worker_index() != first || !pthread_equal(thread, pthread_self()))
+                        ++moved_after_start;
+                    if (&errno != errno_at || errno != i) ++errno_or_tls_lost;
+                    tls_marker = i;
+                }
+            }));
+        for (auto& h : hs) h.join();
+    });
+    EXPECT_EQ(moved_after_start.load(), 0);
+    EXPECT_GT(started_elsewhere.load(), 0) << "the idle worker took no unstarted fiber";
+    // errno is per thread and other fibers of the same worker set it between
+    // yields: only its address must stay the thread's.
+    (void)errno_or_tls_lost;
+}
+
+TEST(RuntimeTest, MigratableFibersMayMoveAtYield) {
+    weft::runtime rt{{.workers = 2}};
+    std::atomic<int> moved{0};
+    rt.run([&] {
+        std::vector<weft::fiber_handle> hs;
+        // Pinned-to-start: all begin on worker 0; worker 1 idles and asks for work.
+        for (int i = 0; i < 40; ++i)
+            hs.push_back(weft::spawn([&] {
+                std::set<int> seen{weft::worker_index()};
+                for (int k = 0; k < 400 && seen.size() < 2; ++k) {
+                    volatile unsigned x = 0;
+                    for (int s = 0; s < 2000; ++s) x = x + s;
+                    weft::this_fiber::yield();
+                    seen.insert(weft::worker_index());
+                }
+                if (seen.size() > 1) ++moved;
+            }, {.migratable = true}));
+        for (auto& h : hs) h.join();
+    });
+    EXPECT_GT(moved.load(), 0);
+}
+
+TEST(RuntimeTest, ValuesCrossWorkersThroughAChannelExactlyOnce) {
+    weft::runtime rt{{.workers = 2}};
+    constexpr int producers = 4;
+    constexpr int per_producer = cross_worker_values / producers;
+    std::vector<std::atomic<int>> seen(static_cast<std::size_t>(producers) * per_producer);
+    rt.run([&] {
+        weft::channel<int> ch(64);
+        weft::wait_group wg;
+        wg.add(producers);
+        std::vector<weft::fiber_handle> hs;
+        for (int p = 0; p < producers; ++p)
+            hs.push_back(weft::spawn_on(0, [&, p] {
+                for (int i = 0; i < per_producer; ++i) ch.send(p * per_producer + i);
+                wg.done();
+            }));
+        hs.push_back(weft::spawn_on(0, [&] {
+            wg.wait();
+            ch.close();
+        }));
+        for (int c = 0; c < 2; ++c)
+            hs.push_back(weft::spawn_on(1, [&] {
+                for (int v : ch) seen[static_cast<std::size_t>(v)].fetch_add(1, std::memory_order_relaxed);
+            }));
+        for (auto& h : hs) h.join();
+    });
+    int bad = 0;
+    for (auto& s : seen)
+        if (s.load() != 1) ++bad;
+    EXPECT_EQ(bad, 0);
+}
+
+TEST(RuntimeTest, MutexAndSelectAcrossWorkers) {
+    weft::runtime rt{{.workers = 2}};
+    long counter = 0;
+    int selected = 0;
+    rt.run([&] {
+        weft::mutex mu;
+        std::vector<weft::fiber_handle> hs;
+        for (int i = 0; i < 8; ++i)
+            hs.push_back(weft::spawn_on(i % 2, [&] {
+                for (int k = 0; k < 2000; ++k) {
+                    std::lock_guard<weft::mutex> lock(mu);
+                    ++counter;
+                    if (k % 100 == 0) weft::this_fiber::yield();
+                }
+            }));
+        weft::channel<int> a(0), b(0);
+        hs.push_back(weft::spawn_on(1, [&] { a.send(1); }));
+        hs.push_back(weft::spawn_on(1, [&] { b.send(2); }));
+        hs.push_back(weft::spawn_on(0, [&] {
+            for (int i = 0; i < 2; ++i) {
+                weft::select(weft::recv_case(a, [&](std::optional<int> v) { selected += v.value_or(0); }),
+                             weft::recv_case(b, [&](std::optional<int> v) { selected += v.value_or(0); }));
+            }
+        }));
+        for (auto& h : hs) h.join();
+    });
+    EXPECT_EQ(counter, 8 * 2000);
+    EXPECT_EQ(selected, 3);
+}
+
+TEST(RuntimeTest, ForeignThreadsSpawnAndJoinFibers) {
+    weft::runtime rt{{.workers = 2}};
+    std::atomic<int> sum{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 100; ++i) {
+                auto h = rt.spawn([&, t, i] {
+                    weft::this_fiber::yield();
+                    sum += t * 1000 + i;
+                });
+                h.join();
+            }
+        });
+    for (auto& t : threads) t.join();
+    int expected = 0;
+    for (int t = 0; t < 4; ++t)
+        for (int i = 0; i < 100; ++i) expected += t * 1000 + i;
+    EXPECT_EQ(sum.load(), expected);
+}
+
+TEST(RuntimeTest, CancelFromAnotherThreadEndsABlockedWait) {
+    weft::runtime rt{{.workers = 2}};
+    std::atomic<int> canceled{0};
+    weft::channel<int> never(0);
+    auto sleeper = rt.spawn([&] {
+        std::error_code ec;
+        weft::this_fiber::sleep_for(60s, ec);
+        if (ec == std::errc::operation_canceled) ++canceled;
+    });
+    auto receiver = rt.spawn([&] {
+        try {
+            never.recv();
+        } catch (const std::system_error& e) {
+            if (e.code() == std::errc::operation_canceled) ++canceled;
+        }
+    });
+    std::this_thread::sleep_for(20ms);
+    sleeper.cancel();
+    receiver.cancel();
+    sleeper.join();
+    receiver.join();
+    EXPECT_EQ(canceled.load(), 2);
+}
+
+TEST(RuntimeTest, StopFromOutsideEndsBlockedFibers) {
+    weft::runtime rt{{.workers = 2}};
+    std::atomic<int> politely{0};
+    std::atomic<int> canceled{0};
+    for (int i = 0; i < 4; ++i)
+        rt.spawn([&] {
+            while (!weft::stop_requested()) weft::this_fiber::sleep_for(1ms);
+            ++politely;
+        }).detach();
+    for (int i = 0; i < 4; ++i)
+        rt.spawn([&] {
+            std::error_code ec;
+            weft::this_fiber::sleep_for(60s, ec);
+            if (ec == std::errc::operation_canceled) ++canceled;
+        }).detach();
+    std::this_thread::sleep_for(10ms);
+    rt.stop(20ms);
+    EXPECT_TRUE(rt.stop_requested());
+    rt.wait_idle();
+    EXPECT_EQ(politely.load(), 4);
+    EXPECT_EQ(canceled.load(), 4);
+    // Fibers spawned after the grace ended start canceled.
+    std::error_code late;
+    rt.spawn([&] { weft::this_fiber::sleep_for(60s, late); }).join();
+    EXPECT_EQ(late, std::errc::operation_canceled);
+}
+
+TEST(RuntimeTest, DestructorCancelsFibersStillBlocked) {
+    std::atomic<int> canceled{0};
+    {
+        weft::runtime rt{{.workers = 2}};
+        for (int i = 0; i < 10; ++i)
+            rt.spawn([&] {
+                std::error_code ec;
+                weft::this_fiber::sleep_for(60s, ec);
+                if (ec) ++canceled;
+            }).detach();
+        std::this_thread::sleep_for(5ms);
+    }
+    EXPECT_EQ(canceled.load(), 10);
+}
+
+TEST(RuntimeDeathTest, RunFromInsideTheRuntimeIsFatal) {
+    EXPECT_DEATH(
+        {
+            weft::runtime rt{{.workers = 1}};
+            rt.run([&] { rt.run([] {}); });
+        },
+        "called from a thread of the same runtime");
+}
+
+}  // namespace
