@@ -30,7 +30,7 @@ command -v valgrind >/dev/null || { echo "valgrind-tests: valgrind not found (sc
 log_dir=${WEFT_VALGRIND_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/weft-valgrind.XXXXXX")}
 mkdir -p "$log_dir"
 
-# Excluded everywhere: *DeathTest* (the brief's rule for this run). They check
+# Excluded everywhere: *DeathTest*. They check
 # that misuse kills the process (abort() in fatal(), SIGSEGV on a guard page) in
 # a forked child; memcheck has nothing to find in a process that dies on purpose,
 # and each dying child adds a "Process terminating with default action of

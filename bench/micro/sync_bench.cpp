@@ -6,9 +6,11 @@
 // "mutex" ns are per lock+unlock pair.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "weft/weft.hpp"
@@ -122,8 +124,11 @@ void BM_std_mutex_uncontended(benchmark::State& state) {
 BENCHMARK(BM_std_mutex_uncontended);
 
 // ---- mutex among 100 fibers -------------------------------------------------
-// 99 workers and the loop's fiber each do lock, ++counter, unlock, yield; the
-// ops per iteration are the lock+unlock pairs all fibers did while timed.
+// 100 fibers each loop on lock, ++counter, yield, unlock: the holder yields
+// inside the critical section, so the others find the lock taken and queue
+// on it. The loop's fiber only yields, so that a mutex that lets a running
+// fiber barge in (Boost.Fiber's) cannot starve the timing loop; the ops per
+// iteration are the lock+unlock pairs the 100 fibers did while timed.
 constexpr int contended_fibers = 100;
 
 void BM_weft_mutex_contended(benchmark::State& state) {
@@ -134,13 +139,13 @@ void BM_weft_mutex_contended(benchmark::State& state) {
             std::uint64_t counter = 0;
             bool stop = false;
             std::vector<weft::fiber_handle> workers;
-            for (int i = 0; i < contended_fibers - 1; ++i) {
+            for (int i = 0; i < contended_fibers; ++i) {
                 workers.push_back(weft::spawn([&] {
                     while (!stop) {
                         m.lock();
                         ++counter;
-                        m.unlock();
                         weft::this_fiber::yield();
+                        m.unlock();
                     }
                 }));
             }
@@ -152,9 +157,6 @@ void BM_weft_mutex_contended(benchmark::State& state) {
                     start = counter;
                     first = false;
                 }
-                m.lock();
-                ++counter;
-                m.unlock();
                 weft::this_fiber::yield();
             }
             pairs = counter - start;
@@ -172,13 +174,13 @@ void BM_boost_fiber_mutex_contended(benchmark::State& state) {
     std::uint64_t counter = 0;
     bool stop = false;
     std::vector<boost::fibers::fiber> workers;
-    for (int i = 0; i < contended_fibers - 1; ++i) {
+    for (int i = 0; i < contended_fibers; ++i) {
         workers.emplace_back([&] {
             while (!stop) {
                 m.lock();
                 ++counter;
-                m.unlock();
                 boost::this_fiber::yield();
+                m.unlock();
             }
         });
     }
@@ -190,9 +192,6 @@ void BM_boost_fiber_mutex_contended(benchmark::State& state) {
             start = counter;
             first = false;
         }
-        m.lock();
-        ++counter;
-        m.unlock();
         boost::this_fiber::yield();
     }
     const std::uint64_t pairs = counter - start;
@@ -271,6 +270,59 @@ void BM_boost_fiber_cv_ping_pong(benchmark::State& state) {
 }
 BENCHMARK(BM_boost_fiber_cv_ping_pong);
 #endif
+
+// ---- uncontended mutex, the process has a second thread ----------------------
+// While the process has one thread, weft::mutex and glibc's std::mutex both
+// skip locked instructions. These run last: a process never becomes
+// single-threaded again once it started a thread (glibc), so every benchmark
+// after them would run the multi-threaded paths.
+class idle_thread {
+public:
+    idle_thread() : t_([this] { done_.wait(false); }) {}
+    ~idle_thread() {
+        done_ = true;
+        done_.notify_one();
+        t_.join();
+    }
+
+private:
+    std::atomic<bool> done_{false};
+    std::thread t_;
+};
+
+void BM_weft_mutex_uncontended_threaded(benchmark::State& state) {
+    idle_thread other;
+    weft::run(
+        [&] {
+            weft::mutex m;
+            int counter = 0;
+            for (auto _ : state) {
+                m.lock();
+                ++counter;
+                benchmark::ClobberMemory();
+                m.unlock();
+            }
+            benchmark::DoNotOptimize(counter);
+        },
+        bench_fiber);
+    set_ops(state, 1);
+}
+BENCHMARK(BM_weft_mutex_uncontended_threaded);
+
+void BM_std_mutex_uncontended_threaded(benchmark::State& state) {
+    idle_thread other;
+    std::mutex m;
+    int counter = 0;
+    for (auto _ : state) {
+        m.lock();
+        ++counter;
+        benchmark::ClobberMemory();
+        m.unlock();
+    }
+    benchmark::DoNotOptimize(counter);
+    set_ops(state, 1);
+}
+BENCHMARK(BM_std_mutex_uncontended_threaded);
 
 }  // namespace
 

@@ -2,7 +2,9 @@
 // connection non-blocking. Each connection sends SIZE bytes, waits for all of
 // them to come back, checks every byte, and sends the next message at once.
 // Usage: load_echo --port P [--host 127.0.0.1] [--connections 100] [--size 64]
-//                  [--seconds 5] [--warmup 0.5]
+//                  [--seconds 5] [--warmup 0.5] [--lines]
+// --lines: every message is one text line (no '\n' inside, '\n' last), for
+// line-protocol servers that answer a line with the same line.
 // Prints a human line and one JSON line; exits 3 on a byte mismatch, 4 when a
 // connection fails or the server closes it, 2 on bad arguments or connect errors.
 #include <arpa/inet.h>
@@ -44,14 +46,20 @@ struct conn {
 
 // The byte at offset i of message seq on connection id: changes every message,
 // so a stale or reordered echo is caught, not just a corrupted one.
+bool lines_mode = false;       // --lines
+std::size_t message_size = 0;  // --size
+
 inline unsigned char pattern(std::uint32_t id, std::uint64_t seq, std::size_t i) {
-    return static_cast<unsigned char>((id * 131u) ^ (seq * 7u) ^ (i * 13u) ^ (i >> 8));
+    const auto b = static_cast<unsigned char>((id * 131u) ^ (seq * 7u) ^ (i * 13u) ^ (i >> 8));
+    if (!lines_mode) return b;
+    if (i + 1 == message_size) return '\n';
+    return b == '\n' ? static_cast<unsigned char>(b | 0x80) : b;
 }
 
 [[noreturn]] void usage(const char* why) {
     std::fprintf(stderr,
                  "load_echo: %s\nusage: load_echo --port P [--host 127.0.0.1] [--connections N] [--size S] "
-                 "[--seconds D] [--warmup W]\n",
+                 "[--seconds D] [--warmup W] [--lines]\n",
                  why);
     std::exit(2);
 }
@@ -77,6 +85,7 @@ int main(int argc, char** argv) {
         else if (a == "--size") size = std::atol(val());
         else if (a == "--seconds") seconds = std::atof(val());
         else if (a == "--warmup") warmup = std::atof(val());
+        else if (a == "--lines") lines_mode = true;
         else usage(("unknown argument " + a).c_str());
     }
     if (port <= 0 || port > 65535) usage("--port is required (1..65535)");
@@ -92,6 +101,7 @@ int main(int argc, char** argv) {
 
     std::vector<conn> conns(static_cast<std::size_t>(connections));
     const auto sz = static_cast<std::size_t>(size);
+    message_size = sz;
     std::vector<unsigned char> out(sz), in(std::min<std::size_t>(sz, 64 * 1024));
 
     // Connect blocking (simple, and done before the clock starts), then go non-blocking.
@@ -253,6 +263,9 @@ int main(int argc, char** argv) {
     const double cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 
+    // The slowest connection's completed round trips: 0 means one was never answered.
+    std::uint64_t min_per_conn = conns.empty() ? 0 : conns[0].seq;
+    for (const conn& c : conns) min_per_conn = std::min<std::uint64_t>(min_per_conn, c.seq);
     for (conn& c : conns) ::close(c.fd);
     ::close(ep);
 
@@ -261,9 +274,10 @@ int main(int argc, char** argv) {
                 host.c_str(), port, connections, size, elapsed, rate, p50, p99);
     std::printf("{\"round_trips_per_s\": %.1f, \"round_trips\": %llu, \"seconds\": %.3f, \"connections\": %ld, "
                 "\"size\": %ld, \"p50_us\": %.0f, \"p99_us\": %.0f, \"total_round_trips\": %llu, \"total_seconds\": %.3f, "
-                "\"load_cpu_s\": %.3f, \"mismatches\": %llu, \"failures\": %llu}\n",
+                "\"load_cpu_s\": %.3f, \"mismatches\": %llu, \"failures\": %llu, \"min_round_trips_per_connection\": %llu}\n",
                 rate, static_cast<unsigned long long>(measured), elapsed, connections, size, p50, p99,
                 static_cast<unsigned long long>(done), static_cast<double>(end - t0) / 1e9, cpu_s,
-                static_cast<unsigned long long>(mismatches), static_cast<unsigned long long>(failures));
+                static_cast<unsigned long long>(mismatches), static_cast<unsigned long long>(failures),
+                static_cast<unsigned long long>(min_per_conn));
     return 0;
 }

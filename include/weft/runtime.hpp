@@ -60,6 +60,8 @@ public:
     void stop(std::chrono::nanoseconds grace = {});
     bool stop_requested() const noexcept;
 
+    detail::worker_group* group_handle() const noexcept { return group_; }  // for weft's own layers
+
 private:
     void check_outside(const char* what) const;
     detail::worker_group* group_;

@@ -1,6 +1,7 @@
 // weft: stackful fibers for C++. This umbrella header includes the whole public API.
 #pragma once
 #include "weft/deadline.hpp"
+#include "weft/debug.hpp"
 #include "weft/fiber.hpp"
 #include "weft/fiber_local.hpp"
 #include "weft/generator.hpp"
@@ -8,6 +9,7 @@
 #include "weft/offload.hpp"
 #include "weft/run.hpp"
 #include "weft/runtime.hpp"
+#include "weft/signal.hpp"
 #include "weft/sync/barrier.hpp"
 #include "weft/sync/call_once.hpp"
 #include "weft/sync/channel.hpp"
@@ -19,4 +21,6 @@
 #include "weft/sync/semaphore.hpp"
 #include "weft/sync/shared_mutex.hpp"
 #include "weft/sync/wait_group.hpp"
+#include "weft/task_group.hpp"
 #include "weft/this_fiber.hpp"
+#include "weft/thread.hpp"

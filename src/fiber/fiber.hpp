@@ -98,6 +98,14 @@ struct fiber {
     char name[32] = {};
 };
 
+// Only the fiber's own worker writes wait_seq (others just compare it), so
+// this needs no locked instruction.
+inline std::uint64_t bump_wait_seq(fiber* f) noexcept {
+    const std::uint64_t next = f->wait_seq.load(std::memory_order_relaxed) + 1;
+    f->wait_seq.store(next, std::memory_order_relaxed);
+    return next;
+}
+
 // Builds a control block at the top of `s`, with room below it for a callable
 // of fn_size/fn_align bytes, and a fresh context entering `entry` below that.
 // Returns nullptr when the callable would not leave enough stack.

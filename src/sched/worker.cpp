@@ -5,10 +5,14 @@
 
 #include <time.h>
 #include <unistd.h>
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#endif
 
 #include <cxxabi.h>
 
 #include <cerrno>
+#include <new>
 #include <cstdio>
 #include <ostream>
 #include <sstream>
@@ -26,12 +30,30 @@ namespace {
 // Timers are checked on the fiber-to-fiber path once per this many switches,
 // so busy fibers cannot delay a due sleeper for long.
 constexpr unsigned timer_check_interval = 64;
+// Idle stacks beyond the pool's high-water mark go back to the kernel at most this often.
+constexpr std::int64_t trim_interval_ns = 200'000'000;
 }  // namespace
 
 // A call the compiler cannot see through: code that may have resumed on
 // another thread must not reuse a thread-pointer-relative address computed
 // before the switch.
 __attribute__((noipa)) worker* worker_uncached() noexcept { return this_worker; }
+
+namespace {
+bool alone_in_process() noexcept {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    return __libc_single_threaded;
+#else
+    return false;
+#endif
+}
+}  // namespace
+
+std::int64_t coarse_now_ns() noexcept {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 std::int64_t steady_now_ns() noexcept {
     timespec ts;
@@ -281,7 +303,7 @@ wake_reason worker::park_until(std::int64_t deadline_ns, bool cancelable) {
     if (self->state == fiber_state::running) self->state = fiber_state::blocked;
     self->wake = wake_reason::none;
     self->cancelable_wait = cancelable;
-    self->wait_since_ns = steady_now_ns();
+    self->wait_since_ns = coarse_now_ns();
     park();
     self->cancelable_wait = false;
     WEFT_ASSERT(self->timer == nullptr, "a woken fiber's timer was removed by its waker");
@@ -326,8 +348,40 @@ std::error_code worker::sleep_until(std::int64_t deadline_ns) {
 
 // ---- I/O readiness --------------------------------------------------------
 
-std::error_code worker::io_register(int fd) noexcept {
-    if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+namespace {
+// Process-wide, per fd: bumped whenever weft registers or closes the fd on any
+// worker. A worker's own record of an older epoch is stale: the fd was made
+// (or closed) elsewhere, e.g. a socket accepted on one worker and served by a
+// fiber another worker took before it started. Chunks are made on first use.
+class fd_epochs {
+public:
+    std::atomic<std::uint32_t>* slot(int fd) noexcept {
+        const auto i = static_cast<std::size_t>(fd);
+        if (i >= chunk_size * chunk_count) return nullptr;
+        std::atomic<std::atomic<std::uint32_t>*>& c = chunks_[i / chunk_size];
+        std::atomic<std::uint32_t>* p = c.load(std::memory_order_acquire);
+        if (!p) {
+            auto* fresh = new (std::nothrow) std::atomic<std::uint32_t>[chunk_size]();
+            if (!fresh) return nullptr;
+            if (c.compare_exchange_strong(p, fresh, std::memory_order_acq_rel)) p = fresh;
+            else delete[] fresh;
+        }
+        return &p[i % chunk_size];
+    }
+
+private:
+    static constexpr std::size_t chunk_size = 4096, chunk_count = 1024;  // 4 Mi fds
+    std::atomic<std::atomic<std::uint32_t>*> chunks_[chunk_count] = {};
+};
+fd_epochs global_fd_epochs;  // never destroyed: chunks live as long as the process
+
+std::uint32_t bump_epoch(int fd) noexcept {
+    std::atomic<std::uint32_t>* e = global_fd_epochs.slot(fd);
+    return e ? e->fetch_add(1, std::memory_order_acq_rel) + 1 : 0;
+}
+}  // namespace
+
+std::error_code worker::add_fd(int fd, std::uint32_t epoch) noexcept {
     try {
         if (!reactor_) reactor_ = make_platform_reactor();
         if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 64);
@@ -337,17 +391,40 @@ std::error_code worker::io_register(int fd) noexcept {
         return std::make_error_code(std::errc::not_enough_memory);
     }
     fd_record& r = fds_[static_cast<std::size_t>(fd)];
+    for (fiber*& w : r.waiter) {  // waiting on a file that is gone
+        if (w) wake(w, wake_reason::closed);
+        w = nullptr;
+    }
     ++r.generation;
-    r.waiter[0] = r.waiter[1] = nullptr;
+    r.registered = false;
     if (std::error_code ec = reactor_->add(io_token{fd, r.generation})) return ec;
     r.registered = true;
+    r.epoch = epoch;
     return {};
+}
+
+std::error_code worker::io_register(int fd) noexcept {
+    if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+    return add_fd(fd, bump_epoch(fd));
 }
 
 std::error_code worker::io_wait(int fd, bool write, std::int64_t deadline_ns) {
     if (!on_fiber()) fatal("weft: misuse: a blocking socket call was made outside a fiber");
-    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size() || !fds_[static_cast<std::size_t>(fd)].registered)
-        return std::make_error_code(std::errc::bad_file_descriptor);
+    if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+    // Registered here, and still the same file? Else, if weft registered it
+    // on some worker, register it here too (epoll reports it at once if it
+    // became ready meanwhile).
+    const std::atomic<std::uint32_t>* e = global_fd_epochs.slot(fd);
+    const std::uint32_t epoch = e ? e->load(std::memory_order_acquire) : 0;
+    const bool here = static_cast<std::size_t>(fd) < fds_.size() && fds_[static_cast<std::size_t>(fd)].registered;
+    if (!here || fds_[static_cast<std::size_t>(fd)].epoch != epoch) {
+        if (epoch == 0) return std::make_error_code(std::errc::bad_file_descriptor);  // not weft's
+        if (std::error_code ec = add_fd(fd, epoch)) {
+            if (ec == std::errc::no_such_file_or_directory || ec == std::errc::operation_not_permitted)
+                return std::make_error_code(std::errc::bad_file_descriptor);
+            return ec;
+        }
+    }
     if (std::error_code ec = begin_blocking(deadline_ns)) return ec;
     const int dir = write ? 1 : 0;
     fiber* self = current_;
@@ -382,6 +459,7 @@ void worker::io_close(int fd) noexcept {
             ++r.generation;
         }
     }
+    bump_epoch(fd);  // other workers' records of it are stale now
     ::close(fd);
 }
 
@@ -395,12 +473,20 @@ void worker::loop() {
         }
         if (group_ ? (live_ == 0 && group_->stopping.load(std::memory_order_acquire)) : live_ == 0)
             break;
-        stacks_.trim();  // idle: a good moment for the syscalls that give memory back
+        // Idle: a good moment for the syscalls that give memory back, but not
+        // at every short pause: a burst of spawns that keeps coming back would
+        // fault the same pages in again each time.
+        if (const std::int64_t now = steady_now_ns(); now - last_trim_ns_ >= trim_interval_ns) {
+            stacks_.trim();
+            last_trim_ns_ = now;
+        }
         std::int64_t timeout = -1;
         if (timer_node* t = timers_.top()) {
             timeout = t->deadline_ns - steady_now_ns();
             if (timeout < 0) timeout = 0;
-        } else if (!group_ && io_waiters_ == 0 && remote_waiters_ == 0) {
+        } else if (!group_ && io_waiters_ == 0 && (remote_waiters_ == 0 || alone_in_process())) {
+            // Waits on sync primitives count as wakeable from other threads,
+            // unless the process has no other thread to do it.
             report_deadlock();
         }
         if (group_) {
@@ -429,14 +515,16 @@ void worker::dump(std::ostream& os) const {
     std::size_t n = 0;
     for (fiber* f = all_; f; f = f->all_next) ++n;
     os << n << (n == 1 ? " fiber" : " fibers") << ":\n";
-    const std::int64_t now = steady_now_ns();
+    const std::int64_t now = coarse_now_ns();
     for (fiber* f = all_; f; f = f->all_next) {
         os << "  #" << f->id << " '" << f->name << "' " << to_string(f->state);
         if (*f->wait_reason) os << " on " << f->wait_reason;
         if (f->wait_fd >= 0) os << " fd " << f->wait_fd;
         if (f->state == fiber_state::blocked || f->state == fiber_state::sleeping)
             os << " for " << (now - f->wait_since_ns) / 1'000'000 << " ms";
+        if (!f->started) os << " (not started)";
         os << " (stack " << f->stk.size / 1024 << " KiB)\n";
+        if (f != current_) backtrace_parked(f, os);
     }
 }
 

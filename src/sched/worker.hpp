@@ -22,6 +22,8 @@
 namespace weft::detail {
 
 std::int64_t steady_now_ns() noexcept;
+// A few ms of resolution, a fraction of the cost: for "blocked for" in dumps.
+std::int64_t coarse_now_ns() noexcept;
 
 class worker;
 
@@ -63,7 +65,9 @@ struct join_wait {
 // would make every access to this a call to __tls_get_addr on the switch path.
 extern thread_local worker* this_worker __attribute__((tls_model("initial-exec")));
 
-worker* worker_uncached() noexcept;  // this_worker, read afresh after a switch
+worker* worker_uncached() noexcept;
+// A frame-pointer backtrace of a parked fiber, one line per frame.
+void backtrace_parked(const fiber* f, std::ostream& os);  // this_worker, read afresh after a switch
 
 class worker {
 public:
@@ -176,6 +180,7 @@ private:
     void fire_timers(std::int64_t now) noexcept;
     void maintenance() noexcept;  // timers and non-blocking I/O poll, every few switches
     void poll_io(std::int64_t timeout_ns) noexcept;
+    std::error_code add_fd(int fd, std::uint32_t epoch) noexcept;
     void drain_remote() noexcept;
     static bool stealable(const fiber* f) noexcept {
         return !f->pinned && (!f->started || (f->migratable && f->yielded));
@@ -194,9 +199,11 @@ private:
     fiber* all_ = nullptr;     // live fibers, for dumps and the deadlock report
     std::size_t live_ = 0;
     unsigned ticks_ = 0;
+    std::int64_t last_trim_ns_ = 0;
 
     struct fd_record {
         std::uint32_t generation = 0;
+        std::uint32_t epoch = 0;  // the process-wide epoch of the fd when registered here
         bool registered = false;
         fiber* waiter[2] = {nullptr, nullptr};  // [0] read, [1] write
     };

@@ -65,13 +65,12 @@ void worker::ensure_reactor() {
 
 std::uint64_t worker::begin_remote_wait() noexcept {
     ++remote_waiters_;
-    return current_->wait_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+    return bump_wait_seq(current_);
 }
 
 void worker::end_remote_wait() noexcept {
     --remote_waiters_;
-    // Any wake still in flight for this wait is now stale.
-    current_->wait_seq.fetch_add(1, std::memory_order_relaxed);
+    bump_wait_seq(current_);  // any wake still in flight for this wait is now stale
 }
 
 void worker::post(remote_kind kind, fiber* f, std::uint64_t seq) noexcept {
@@ -194,7 +193,7 @@ void worker::join_any(fiber* f) {
                 w->ensure_reactor();
                 jw.seq = w->begin_remote_wait();
             } else {
-                jw.seq = self->wait_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+                jw.seq = bump_wait_seq(self);
             }
             std::uintptr_t expected = join_running;
             if (f->join_state.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&jw),
@@ -203,7 +202,7 @@ void worker::join_any(fiber* f) {
                 while (!jw.done.load(std::memory_order_acquire)) w->park_until(no_deadline, false);
             }
             if (remote) w->end_remote_wait();
-            else self->wait_seq.fetch_add(1, std::memory_order_relaxed);
+            else bump_wait_seq(self);
         } else if (w) {
             fatal("weft: misuse: join of unfinished fiber '%s' #%llu called outside a fiber", f->name,
                   static_cast<unsigned long long>(f->id));

@@ -1,16 +1,20 @@
 // Channels and select on top of waiters.
 //
-// Every operation, lone or a select of several, goes through chan_run():
-// lock every channel involved (in address order), complete the first ready
-// op from a random start, otherwise link one node per op, all pointing at one
-// waiter, and block. Whoever completes a parked op does it under that
-// channel's lock: it claims the waiter (exactly one claim can succeed, so a
-// select fires once), moves the value (into the receiver's storage, or out
-// of the sender's), marks the node done, and delivers after unlocking. The
-// parked side, once block() returns, takes every lock again to unlink its
-// remaining nodes and read which one was done; that lock round also makes the
-// claimer's writes visible, and keeps the nodes and values alive for as long
-// as a claimer may touch them.
+// A select of several ops goes through run_many(): lock every channel
+// involved (in address order), complete the first ready op from a random
+// start, otherwise link one node per op, all pointing at one waiter, and
+// block. Whoever completes a parked op does it under that channel's lock: it
+// claims the waiter (exactly one claim can succeed, so a select fires once),
+// moves the value (into the receiver's storage, or out of the sender's),
+// marks the node done, and delivers after unlocking. The parked side, once
+// block() returns, takes every lock again to unlink its remaining nodes and
+// read which one was done; that lock round also keeps the nodes and values
+// alive for as long as a claimer may touch them.
+//
+// A lone send or recv (the common case) takes run_one(): one lock, one try,
+// and only when that fails a waiter. Once notified it needs no second lock
+// round: its only node was unlinked by the claimer, who wrote the result
+// before deliver() stored `notified` (release), and touches nothing after.
 #include "weft/sync/channel.hpp"
 
 #include <algorithm>
@@ -175,7 +179,84 @@ struct chan_engine {
         return false;
     }
 
-    static chan_result run(chan_op* ops, std::size_t n, std::int64_t deadline_ns, bool blocking) {
+    // One op, no select machinery: try first, and prepare a waiter only when
+    // the op must park. prepare_wait then runs under the lock, which saves a
+    // second lock round and try: it reads the clock only when there is a
+    // deadline, and makes the worker's reactor only on the worker's first wait.
+    static chan_result run_one(chan_op& op, std::int64_t deadline_ns, bool blocking) {
+        chan_core& c = *op.ch;
+        wake_target t{};
+        bool woke = false;
+        bool closed = false;
+        c.lock_.lock();
+        if (try_locked(op, t, woke, closed)) return completed(c, t, woke, closed);
+        if (!blocking) {
+            c.lock_.unlock();
+            return failed(std::errc::operation_would_block, deadline_ns);
+        }
+        waiter w;
+        std::int64_t d = deadline_ns;
+        wait_outcome pre;
+        try {
+            pre = prepare_wait(w, d, /*cancelable=*/true);
+        } catch (...) {
+            c.lock_.unlock();
+            throw;
+        }
+        if (pre != wait_outcome::waiting) {
+            c.lock_.unlock();
+            return failed(pre == wait_outcome::canceled ? std::errc::operation_canceled : std::errc::timed_out,
+                          deadline_ns);
+        }
+        arm(w);
+        chan_node& nd = op.node;
+        nd.w = &w;
+        nd.value = op.value;
+        nd.done = nd.closed = false;
+        chan_node_list& list = op.send ? c.senders_ : c.receivers_;
+        list.push_back(&nd);
+        if (w.f) w.f->wait_reason = op.send ? "channel send" : "channel recv";
+        c.lock_.unlock();
+
+        const wait_outcome out = block(w, d, /*cancelable=*/true);
+        chan_result r;
+        if (out == wait_outcome::notified) {
+            WEFT_ASSERT(nd.done && !nd.linked, "a notified channel wait has no completed op");
+            r.index = 0;
+            r.closed = nd.closed;
+            return r;
+        }
+        // Timed out or canceled: no claimer took the node, so it is still linked.
+        c.lock_.lock();
+        list.remove(&nd);
+        c.lock_.unlock();
+        WEFT_ASSERT(!nd.done, "a channel wait completed after it timed out");
+        return failed(out == wait_outcome::canceled ? std::errc::operation_canceled : std::errc::timed_out,
+                      deadline_ns);
+    }
+
+    // try_op under c's lock, which it releases when the op is not done
+    // because it threw.
+    static bool try_locked(chan_op& op, wake_target& t, bool& woke, bool& closed) {
+        try {
+            return try_op(op, t, woke, closed);
+        } catch (...) {
+            op.ch->lock_.unlock();
+            throw;
+        }
+    }
+
+    // The op completed under c's lock: release it, then wake the partner.
+    static chan_result completed(chan_core& c, const wake_target& t, bool woke, bool closed) noexcept {
+        c.lock_.unlock();
+        if (woke) deliver(t);
+        chan_result r;
+        r.index = 0;
+        r.closed = closed;
+        return r;
+    }
+
+    static chan_result run_many(chan_op* ops, std::size_t n, std::int64_t deadline_ns, bool blocking) {
         waiter w;
         std::int64_t d = deadline_ns;
         wait_outcome pre = wait_outcome::waiting;
@@ -223,7 +304,7 @@ struct chan_engine {
             chan_core& c = *ops[i].ch;
             (ops[i].send ? c.senders_ : c.receivers_).push_back(&nd);
         }
-        if (w.f) w.f->wait_reason = n == 1 ? (ops[0].send ? "channel send" : "channel recv") : "select";
+        if (w.f) w.f->wait_reason = "select";
         locks.unlock();
 
         const wait_outcome out = block(w, d, /*cancelable=*/true);
@@ -253,7 +334,7 @@ struct chan_engine {
 
     static chan_result failed(std::errc e, std::int64_t deadline_ns) noexcept {
         chan_result r;
-        r.ec = std::make_error_code(e);
+        r.err = e;
         r.own_deadline =
             e == std::errc::timed_out && deadline_ns != no_deadline && steady_now_ns() >= deadline_ns;
         return r;
@@ -294,7 +375,8 @@ spinlock& lock_set::lock_of(chan_core* c) noexcept { return chan_engine::lock_of
 bool chan_core::close() noexcept { return chan_engine::close(*this); }
 
 chan_result chan_run(chan_op* ops, std::size_t n, std::int64_t deadline_ns, bool blocking) {
-    return chan_engine::run(ops, n, deadline_ns, blocking);
+    if (n == 1) return chan_engine::run_one(ops[0], deadline_ns, blocking);
+    return chan_engine::run_many(ops, n, deadline_ns, blocking);
 }
 
 void chan_throw(std::error_code ec, const char* what) { throw std::system_error(ec, what); }

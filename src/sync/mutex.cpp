@@ -41,6 +41,9 @@ bool mutex::lock_slow(std::int64_t deadline_ns, bool cancelable) {
 }
 
 void mutex::unlock_slow() noexcept {
+    // unlock() left state_ at 1: held, so nobody can take it while the
+    // waiters are looked at. lock_slow marks 2 under guard_ only, so the
+    // store below cannot lose a newer mark.
     detail::wake_target t;
     guard_.lock();
     if (detail::claim_front(waiters_, t)) {
@@ -50,7 +53,7 @@ void mutex::unlock_slow() noexcept {
         detail::deliver(t);
         return;
     }
-    state_.store(0, std::memory_order_release);
+    state_.store(0, std::memory_order_release);  // every waiter had timed out
     guard_.unlock();
 }
 

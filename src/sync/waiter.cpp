@@ -147,12 +147,6 @@ wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcep
     }
 }
 
-bool claim(waiter& w, wake_target& t) noexcept {
-    t = wake_target{w.f, w.owner, w.seq, &w.state};
-    std::uint32_t expected = waiting_v;
-    return w.state.compare_exchange_strong(expected, delivering_v, std::memory_order_acq_rel);
-}
-
 bool claim_front(wait_list& list, wake_target& t, void** item) noexcept {
     while (waiter* w = list.pop_front()) {
         void* it = w->item;

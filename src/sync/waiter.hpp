@@ -62,7 +62,21 @@ wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcep
 
 // Under the primitive's lock, after unlinking w: claims it for notification.
 // False when w already timed out or was canceled (it will unlink itself).
-bool claim(waiter& w, wake_target& t) noexcept;
+// Inline: every hand-off runs it.
+inline bool claim(waiter& w, wake_target& t) noexcept {
+    constexpr auto waiting_v = static_cast<std::uint32_t>(wait_outcome::waiting);
+    constexpr auto delivering_v = static_cast<std::uint32_t>(wait_outcome::delivering);
+    t = wake_target{w.f, w.owner, w.seq, &w.state};
+    if (process_single_threaded()) {
+        // The waiter is a parked fiber of this thread: it cannot end its
+        // own wait before it runs again, so nothing races with this.
+        if (w.state.load(std::memory_order_relaxed) != waiting_v) return false;
+        w.state.store(delivering_v, std::memory_order_relaxed);
+        return true;
+    }
+    std::uint32_t expected = waiting_v;
+    return w.state.compare_exchange_strong(expected, delivering_v, std::memory_order_acq_rel);
+}
 // Wakes a claimed waiter; any thread, lock not needed.
 void deliver(const wake_target& t) noexcept;
 

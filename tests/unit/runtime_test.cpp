@@ -119,22 +119,39 @@ TEST(RuntimeTest, IdleWorkerStealsOnlyFibersThatHaveNotStarted) {
 TEST(RuntimeTest, MigratableFibersMayMoveAtYield) {
     weft::runtime rt{{.workers = 2}};
     std::atomic<int> moved{0};
+    std::atomic<int> started_on_0{0};
     rt.run([&] {
         std::vector<weft::fiber_handle> hs;
-        // Pinned-to-start: all begin on worker 0; worker 1 idles and asks for work.
+        // Worker 1 is kept busy (no yields) while the fibers start on worker
+        // 0; when it is done it goes idle and asks worker 0 for fibers, and
+        // only yielded migratable ones can go.
+        std::atomic<bool> spinning{false};
+        hs.push_back(weft::spawn_on(1, [&] {
+            spinning = true;
+            const auto until = std::chrono::steady_clock::now() + 5s;
+            while (started_on_0 < 10 && std::chrono::steady_clock::now() < until) {
+            }
+        }));
+        for (int i = 0; i < 1000 && !spinning; ++i) weft::this_fiber::sleep_for(100us);
         for (int i = 0; i < 40; ++i)
             hs.push_back(weft::spawn([&] {
-                std::set<int> seen{weft::worker_index()};
-                for (int k = 0; k < 400 && seen.size() < 2; ++k) {
+                const int first = weft::worker_index();
+                if (first == 0) ++started_on_0;
+                const auto until = std::chrono::steady_clock::now() + 3s;
+                for (int k = 0; k < 1'000'000 && std::chrono::steady_clock::now() < until; ++k) {
                     volatile unsigned x = 0;
-                    for (int s = 0; s < 2000; ++s) x = x + s;
+                    for (int s = 0; s < 500; ++s) x = x + s;
                     weft::this_fiber::yield();
-                    seen.insert(weft::worker_index());
+                    if (weft::worker_index() != first) {
+                        ++moved;
+                        break;
+                    }
+                    if (first == 1) break;  // only worker 0's fibers are watched
                 }
-                if (seen.size() > 1) ++moved;
             }, {.migratable = true}));
         for (auto& h : hs) h.join();
     });
+    ASSERT_GT(started_on_0.load(), 1);
     EXPECT_GT(moved.load(), 0);
 }
 
@@ -284,6 +301,46 @@ TEST(RuntimeTest, DestructorCancelsFibersStillBlocked) {
         std::this_thread::sleep_for(5ms);
     }
     EXPECT_EQ(canceled.load(), 10);
+}
+
+TEST(RuntimeTest, SocketsWorkOnWhicheverWorkerTheFiberRuns) {
+    // Accepted on one worker, served by fibers an idle worker may take
+    // before they start: the socket must work there too.
+    weft::runtime rt{{.workers = 2}};
+    constexpr int n = 200;
+    std::atomic<int> served{0}, failed{0}, echoed{0};
+    rt.run([&] {
+        auto listener = weft::net::tcp_listener::bind(weft::net::address::parse("127.0.0.1:0"));
+        const auto at = listener.local_address();
+        auto clients = weft::spawn_on(1 - weft::worker_index(), [&] {
+            weft::task_group g;
+            for (int i = 0; i < n; ++i)
+                g.spawn([&] {
+                    auto c = weft::net::tcp_stream::connect(at);
+                    weft::this_fiber::sleep_for(1ms);
+                    char b = 'x';
+                    c.write_all(&b, 1);
+                    if (c.read(&b, 1, weft::deadline(5s)) == 1 && b == 'x') ++echoed;
+                });
+            g.wait();
+        });
+        for (int i = 0; i < n; ++i)
+            weft::spawn([&, c = listener.accept()]() mutable {
+                char b;
+                std::error_code ec;
+                c.read(&b, 1, ec, weft::deadline(5s));
+                if (ec) {
+                    ++failed;
+                    return;
+                }
+                ++served;
+                c.write_all(&b, 1);
+            }).detach();
+        clients.join();
+    });
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(served.load(), n);
+    EXPECT_EQ(echoed.load(), n);
 }
 
 TEST(RuntimeDeathTest, RunFromInsideTheRuntimeIsFatal) {

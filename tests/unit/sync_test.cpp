@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "context/annotate.hpp"
+#include "sync_test_support.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -90,6 +90,121 @@ TEST(Mutex, FibersAndPlainThreadsShareOne) {
     });
     t.join();
     EXPECT_EQ(counter, 2 * per);
+}
+
+// unlock() with a queue hands the lock to the longest waiter before that
+// waiter runs: the unlocking fiber cannot take it back at once.
+TEST(Mutex, UnlockHandsOverSoTheUnlockerCannotBarge) {
+    weft::mutex m;
+    bool b_had_it = false;
+    weft::run([&] {
+        m.lock();
+        auto b = weft::spawn([&] {
+            m.lock();
+            b_had_it = true;
+            m.unlock();
+        });
+        weft::this_fiber::yield();  // b queues
+        m.unlock();
+        EXPECT_FALSE(m.try_lock());  // handed to b, which has not run yet
+        EXPECT_FALSE(b_had_it);
+        b.join();
+        EXPECT_TRUE(b_had_it);
+        EXPECT_TRUE(m.try_lock());
+        m.unlock();
+    });
+}
+
+// A waiter that gives up leaves the "waited for" mark behind; the next
+// unlock must still free the mutex.
+TEST(TimedMutex, UnlockAfterEveryWaiterGaveUpFreesIt) {
+    weft::timed_mutex m;
+    weft::run([&] {
+        m.lock();
+        auto a = weft::spawn([&] { EXPECT_FALSE(m.try_lock_for(5ms)); });
+        auto b = weft::spawn([&] { EXPECT_FALSE(m.try_lock_for(10ms)); });
+        a.join();
+        b.join();
+        m.unlock();
+        EXPECT_TRUE(m.try_lock());
+        m.unlock();
+    });
+}
+
+// Held by a fiber while the process starts its first other thread (a lone
+// thread takes the lock without locked instructions): the new thread must
+// see it held and wait for the fiber's unlock.
+TEST(Mutex, HeldWhileAThreadStartsAndWaitsForIt) {
+    weft::mutex m;
+    std::atomic<bool> thread_has_it{false};
+    weft::run([&] {
+        m.lock();
+        std::thread t([&] {
+            m.lock();
+            thread_has_it = true;
+            m.unlock();
+        });
+        for (int i = 0; i < 20; ++i) weft::this_fiber::sleep_for(1ms);
+        EXPECT_FALSE(thread_has_it.load());
+        m.unlock();
+        t.join();
+    });
+    EXPECT_TRUE(thread_has_it.load());
+}
+
+// Plain threads and fibers on two workers mix lock(), try_lock() and
+// try_lock_for(): every increment happens under the lock.
+TEST(TimedMutex, ThreadsAndWorkersMixAllLockForms) {
+    weft::timed_mutex m;
+    long counter = 0;
+    const int per = 4000 / weft_test::sanitizer_scale;
+    std::atomic<long> done{0};
+    auto body = [&](int kind) {
+        for (int i = 0; i < per; ++i) {
+            // The retry loops are bounded: after enough misses, lock() it.
+            if (kind == 0) {
+                m.lock();
+            } else if (kind == 1) {
+                for (int tries = 0; !m.try_lock(); ++tries) {
+                    if (tries == 10000) {
+                        m.lock();
+                        break;
+                    }
+                    weft_test::pause_a_little();
+                }
+            } else {
+                for (int tries = 0; !m.try_lock_for(50us); ++tries) {
+                    if (tries == 1000) {
+                        m.lock();
+                        break;
+                    }
+                }
+            }
+            ++counter;
+            if (i % 32 == 0) weft_test::pause_a_little();
+            m.unlock();
+        }
+        ++done;
+    };
+    std::thread t1([&] { body(0); });
+    std::thread t2([&] { body(2); });
+    std::thread w2 = weft_test::worker_thread([&] {
+        auto a = weft::spawn([&] { body(1); });
+        auto b = weft::spawn([&] { body(2); });
+        a.join();
+        b.join();
+    });
+    weft::run([&] {
+        auto a = weft::spawn([&] { body(0); });
+        auto b = weft::spawn([&] { body(1); });
+        a.join();
+        b.join();
+    });
+    t1.join();
+    t2.join();
+    w2.join();
+    EXPECT_EQ(done.load(), 6);
+    EXPECT_EQ(counter, 6L * per);
 }
 
 TEST(TimedMutex, TimesOutAndHonoursCancel) {

@@ -180,8 +180,11 @@ struct chan_op {
 struct chan_result {
     int index = -1;     // the op that completed, -1 when none did
     bool closed = false;  // it completed because its channel is closed (recv: no value)
-    bool own_deadline = false;  // ec == timed_out and deadline_ns itself has passed
-    std::error_code ec;  // operation_would_block (not blocking), timed_out, operation_canceled
+    bool own_deadline = false;  // err == timed_out and deadline_ns itself has passed
+    // operation_would_block (not blocking), timed_out, operation_canceled; a
+    // plain enum, since a std::error_code costs a call to make even when empty.
+    std::errc err{};
+    bool ok() const noexcept { return err == std::errc(); }
 };
 
 // Completes one of ops[0..n) that is ready, starting at a random one; when
@@ -234,11 +237,13 @@ public:
     }
 
     void send_until(T&& v, deadline d) {
-        std::error_code ec;
-        if (!send_until(std::move(v), d, ec)) detail::chan_throw(ec, "weft::channel::send");
+        const std::errc e = do_send(v, d.steady_ns(), true);
+        if (e != std::errc()) detail::chan_throw(std::make_error_code(e), "weft::channel::send");
     }
     void send_until(const T& v, deadline d) { send_until(T(v), d); }
-    bool send_until(T&& v, deadline d, std::error_code& ec) { return do_send(v, d.steady_ns(), true, ec); }
+    bool send_until(T&& v, deadline d, std::error_code& ec) {
+        return report(do_send(v, d.steady_ns(), true), ec);
+    }
     bool send_until(const T& v, deadline d, std::error_code& ec) {
         T copy(v);
         return send_until(std::move(copy), d, ec);
@@ -263,29 +268,31 @@ public:
     // Never parks. False when there is no room right now or the channel is
     // closed (the error_code form tells which: operation_would_block or
     // broken_pipe); v is then not moved from.
-    bool try_send(T&& v) {
-        std::error_code ec;
-        return do_send(v, INT64_MAX, false, ec);
-    }
+    bool try_send(T&& v) { return do_send(v, INT64_MAX, false) == std::errc(); }
     bool try_send(const T& v) {
         T copy(v);
         return try_send(std::move(copy));
     }
-    bool try_send(T&& v, std::error_code& ec) { return do_send(v, INT64_MAX, false, ec); }
+    bool try_send(T&& v, std::error_code& ec) { return report(do_send(v, INT64_MAX, false), ec); }
 
     // ---- recv ----
     // The oldest value; parks while the channel is empty and open. nullopt
     // once it is closed and drained. Throws std::system_error: timed_out
     // (deadline_scope, or the deadline of recv_for/until), operation_canceled.
     std::optional<T> recv() { return recv_until(deadline::none()); }
-    std::optional<T> recv(std::error_code& ec) { return do_recv(INT64_MAX, true, ec); }
+    std::optional<T> recv(std::error_code& ec) { return recv_until(deadline::none(), ec); }
     std::optional<T> recv_until(deadline d) {
-        std::error_code ec;
-        std::optional<T> v = do_recv(d.steady_ns(), true, ec);
-        if (ec) detail::chan_throw(ec, "weft::channel::recv");
+        std::errc e;
+        std::optional<T> v = do_recv(d.steady_ns(), true, e);
+        if (e != std::errc()) detail::chan_throw(std::make_error_code(e), "weft::channel::recv");
         return v;
     }
-    std::optional<T> recv_until(deadline d, std::error_code& ec) { return do_recv(d.steady_ns(), true, ec); }
+    std::optional<T> recv_until(deadline d, std::error_code& ec) {
+        std::errc e;
+        std::optional<T> v = do_recv(d.steady_ns(), true, e);
+        report(e, ec);
+        return v;
+    }
     template <class Rep, class Period>
     std::optional<T> recv_for(const std::chrono::duration<Rep, Period>& d) {
         return recv_until(deadline(d));
@@ -299,10 +306,15 @@ public:
     // form sets operation_would_block for "empty, still open" and clears it
     // for "closed and drained".
     std::optional<T> try_recv() {
-        std::error_code ec;
-        return do_recv(INT64_MAX, false, ec);
+        std::errc e;
+        return do_recv(INT64_MAX, false, e);
     }
-    std::optional<T> try_recv(std::error_code& ec) { return do_recv(INT64_MAX, false, ec); }
+    std::optional<T> try_recv(std::error_code& ec) {
+        std::errc e;
+        std::optional<T> v = do_recv(INT64_MAX, false, e);
+        report(e, ec);
+        return v;
+    }
 
     // ---- state ----
     // True when this call closed it; false when it already was.
@@ -343,33 +355,37 @@ public:
 private:
     friend struct detail::chan_access;
 
-    bool do_send(T& v, std::int64_t deadline_ns, bool blocking, std::error_code& ec) {
+    // The error codes are made only in the forms that report one.
+    static bool report(std::errc e, std::error_code& ec) noexcept {
+        if (e == std::errc()) {
+            ec.clear();
+            return true;
+        }
+        ec = std::make_error_code(e);
+        return false;
+    }
+
+    // std::errc() when v was handed over; otherwise v is untouched.
+    std::errc do_send(T& v, std::int64_t deadline_ns, bool blocking) {
         detail::chan_op op;
         op.ch = &core_;
         op.value = std::addressof(v);
         op.send = true;
         const detail::chan_result r = detail::chan_run(&op, 1, deadline_ns, blocking);
-        if (r.ec) {
-            ec = r.ec;
-            return false;
-        }
-        if (r.closed) {
-            ec = std::make_error_code(std::errc::broken_pipe);
-            return false;
-        }
-        ec.clear();
-        return true;
+        if (!r.ok()) return r.err;
+        return r.closed ? std::errc::broken_pipe : std::errc();
     }
 
-    std::optional<T> do_recv(std::int64_t deadline_ns, bool blocking, std::error_code& ec) {
+    // e: std::errc() also when closed and drained (nullopt).
+    std::optional<T> do_recv(std::int64_t deadline_ns, bool blocking, std::errc& e) {
         detail::chan_slot<T> slot;
         detail::chan_op op;
         op.ch = &core_;
         op.value = std::addressof(slot.value);
         const detail::chan_result r = detail::chan_run(&op, 1, deadline_ns, blocking);
-        ec = r.ec;
+        e = r.err;
         std::optional<T> out;
-        if (!r.ec && !r.closed) {
+        if (r.ok() && !r.closed) {
             out.emplace(std::move(slot.value));
             slot.value.~T();
         }

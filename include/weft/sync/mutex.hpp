@@ -22,16 +22,29 @@ public:
     mutex& operator=(const mutex&) = delete;
 
     void lock() {
-        std::uint32_t free = 0;
-        if (!state_.compare_exchange_strong(free, 1, std::memory_order_acquire)) lock_slow(INT64_MAX, false);
+        if (!try_lock()) lock_slow(INT64_MAX, false);
     }
     bool try_lock() noexcept {
+        if (detail::process_single_threaded()) {
+            // No other thread to race with: a plain read and write.
+            if (state_.load(std::memory_order_relaxed) != 0) return false;
+            state_.store(1, std::memory_order_relaxed);
+            std::atomic_signal_fence(std::memory_order_acquire);
+            return true;
+        }
         std::uint32_t free = 0;
         return state_.compare_exchange_strong(free, 1, std::memory_order_acquire);
     }
+    // One atomic step when nobody waits. With waiters (2) the decrement
+    // leaves 1: the lock stays held, and unlock_slow hands it to the longest
+    // waiter, so a newcomer cannot overtake the queue.
     void unlock() {
-        std::uint32_t held = 1;
-        if (!state_.compare_exchange_strong(held, 0, std::memory_order_release)) unlock_slow();
+        if (detail::process_single_threaded() && state_.load(std::memory_order_relaxed) == 1) {
+            std::atomic_signal_fence(std::memory_order_release);
+            state_.store(0, std::memory_order_relaxed);
+            return;
+        }
+        if (state_.fetch_sub(1, std::memory_order_release) != 1) unlock_slow();
     }
 
 protected:

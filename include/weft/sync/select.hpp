@@ -199,14 +199,14 @@ int select_run(std::error_code& ec, Cases&... cases) {
 
     const chan_result r = chan_run(ops, n_chan, deadline_ns, default_index < 0);
     int fired;
-    if (!r.ec) {
+    if (r.ok()) {
         fired = case_of[r.index];
-    } else if (r.ec == std::errc::operation_would_block && default_index >= 0) {
+    } else if (r.err == std::errc::operation_would_block && default_index >= 0) {
         fired = default_index;
-    } else if (r.ec == std::errc::timed_out && timeout_index >= 0 && r.own_deadline) {
+    } else if (r.err == std::errc::timed_out && timeout_index >= 0 && r.own_deadline) {
         fired = timeout_index;
     } else {
-        ec = r.ec;  // a deadline_scope ended first, or the fiber was canceled
+        ec = std::make_error_code(r.err);  // a deadline_scope ended first, or the fiber was canceled
         return -1;
     }
 

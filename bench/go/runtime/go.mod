@@ -1,0 +1,3 @@
+module weft/bench/go_runtime
+
+go 1.19

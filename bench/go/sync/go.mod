@@ -1,0 +1,3 @@
+module weft/bench/go_sync
+
+go 1.19

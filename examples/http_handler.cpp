@@ -1,0 +1,84 @@
+// Request parsing (Node's http_parser, Debian libhttp-parser-dev) and the
+// answer to each request: "hello" at /, plain files under /static/, else 404.
+#include "http_handler.hpp"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+namespace http_example {
+
+namespace {
+std::string response(int status, const char* reason, const std::string& body, bool keep_alive,
+                     const char* type = "text/plain") {
+    std::ostringstream os;
+    os << "HTTP/1.1 " << status << ' ' << reason << "\r\nContent-Type: " << type
+       << "\r\nContent-Length: " << body.size() << "\r\nConnection: " << (keep_alive ? "keep-alive" : "close")
+       << "\r\n\r\n"
+       << body;
+    return os.str();
+}
+}  // namespace
+
+http_session::http_session(std::string root) : root_(std::move(root)) {
+    http_parser_settings_init(&settings_);
+    settings_.on_url = on_url;
+    settings_.on_message_complete = on_message_complete;
+    http_parser_init(&parser_, HTTP_REQUEST);
+    parser_.data = this;
+}
+
+int http_session::on_url(http_parser* p, const char* at, std::size_t n) {
+    auto* s = static_cast<http_session*>(p->data);
+    if (s->url_.size() + n > 8192) return 1;  // absurd URL: a parse error, answered with 400
+    s->url_.append(at, n);
+    return 0;
+}
+
+int http_session::on_message_complete(http_parser* p) {
+    static_cast<http_session*>(p->data)->complete_ = true;
+    http_parser_pause(p, 1);  // answer this request before parsing a pipelined next one
+    return 0;
+}
+
+std::string http_session::route(bool keep_alive) const {
+    if (url_ == "/") return response(200, "OK", "hello\n", keep_alive);
+    if (url_.rfind("/static/", 0) == 0 && !root_.empty()) {
+        const std::string name = url_.substr(8);
+        // Only plain file names inside the root: no traversal, no hidden files.
+        if (name.empty() || name.find("..") != std::string::npos || name.find('/') != std::string::npos ||
+            name.front() == '.')
+            return response(404, "Not Found", "not found\n", keep_alive);
+        std::ifstream f(root_ + "/" + name, std::ios::binary);
+        if (!f) return response(404, "Not Found", "not found\n", keep_alive);
+        std::ostringstream body;
+        body << f.rdbuf();
+        return response(200, "OK", body.str(), keep_alive, "application/octet-stream");
+    }
+    return response(404, "Not Found", "not found\n", keep_alive);
+}
+
+bool http_session::feed(const char* data, std::size_t size, const send_fn& send) {
+    if (size == 0) {
+        http_parser_execute(&parser_, &settings_, data, 0);  // tell the parser about EOF
+        return false;
+    }
+    std::size_t off = 0;
+    while (off < size || complete_) {
+        off += http_parser_execute(&parser_, &settings_, data + off, size - off);
+        const auto err = HTTP_PARSER_ERRNO(&parser_);
+        if (err != HPE_OK && err != HPE_PAUSED) {
+            send(response(400, "Bad Request", "bad request\n", false));
+            return false;  // after a parse error the stream cannot be trusted: close
+        }
+        if (!complete_) break;
+        const bool keep_alive = http_should_keep_alive(&parser_) != 0;
+        if (!send(route(keep_alive)) || !keep_alive) return false;
+        url_.clear();
+        complete_ = false;
+        http_parser_pause(&parser_, 0);
+    }
+    return true;
+}
+
+}  // namespace http_example

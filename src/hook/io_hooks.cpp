@@ -1,0 +1,273 @@
+// Hooked socket I/O: read/write and their socket and vector forms, accept,
+// connect, socket. On a blocking-looking fd the call is tried first and the
+// caller waits (fiber: parks; thread: ppoll) only when the kernel says EAGAIN.
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "hook/sys.hpp"
+#include "hook/wait.hpp"
+
+namespace weft::detail::hook {
+namespace {
+
+// One hooked call on one fd: what the hooks know of it and how to wait.
+class blocking_fd {
+public:
+    explicit blocking_fd(int fd) noexcept : fd_(fd), w_(fiber_worker()) {
+        if (w_) {
+            flags_ = classify(fd, st_);
+        } else {
+            st_ = fd_table::find(fd);
+            flags_ = st_ ? st_->flags.load(std::memory_order_acquire) : 0;
+        }
+    }
+    // Whether the caller expects blocking behaviour that the kernel will not give.
+    bool waits() const noexcept { return fd_state::hooks_wait(flags_); }
+
+    // Waits for readiness after EAGAIN. False with errno set when the wait
+    // failed: EAGAIN when the fd's own SO_RCVTIMEO/SO_SNDTIMEO ran out (what
+    // the kernel reports for a blocking socket), else ETIMEDOUT (a
+    // deadline_scope), ECANCELED, EBADF.
+    bool wait(bool write) noexcept {
+        if (!deadline_set_[write]) {
+            timeout_ns_[write] = (write ? st_->send_timeout_ns : st_->recv_timeout_ns).load(std::memory_order_relaxed);
+            deadline_[write] = deadline_after(timeout_ns_[write]);
+            deadline_set_[write] = true;
+        }
+        const int err = w_ ? park_on_fd(*w_, fd_, st_, write, deadline_[write])
+                           : thread_wait_fd(fd_, write, deadline_[write]);
+        if (err == 0) return true;
+        errno = err;
+        if (err == ETIMEDOUT && timeout_ns_[write] > 0 && steady_now_ns() >= deadline_[write]) errno = EAGAIN;
+        return false;
+    }
+
+    // op() is the raw syscall: >= 0, or -1 with errno.
+    template <class Op>
+    long call(bool write, Op op) noexcept {
+        for (;;) {
+            const long n = op();
+            if (n >= 0 || errno != EAGAIN || !waits()) return n;
+            if (!wait(write)) return -1;
+        }
+    }
+
+    bool on_fiber() const noexcept { return w_ != nullptr; }
+
+private:
+    int fd_;
+    worker* w_;
+    fd_state* st_ = nullptr;
+    std::uint32_t flags_ = 0;
+    bool deadline_set_[2] = {false, false};
+    std::int64_t timeout_ns_[2] = {0, 0};
+    std::int64_t deadline_[2] = {0, 0};
+};
+
+// A blocking stream write returns only when everything went out (or an error
+// or timeout stops it, then with what went out so far); keep writing.
+template <class Op>  // op(std::size_t done) -> long
+long write_all(int fd, std::size_t total, Op op) noexcept {
+    blocking_fd b(fd);
+    if (!b.waits()) return op(0);
+    std::size_t done = 0;
+    do {
+        const long n = b.call(true, [&] { return op(done); });
+        if (n < 0) return done > 0 ? static_cast<long>(done) : -1;
+        done += static_cast<std::size_t>(n);
+    } while (done < total);
+    return static_cast<long>(done);
+}
+
+// Vector writes: the same, advancing a private copy of the iovecs.
+template <class Op>  // op(const iovec*, int) -> long
+long writev_all(int fd, const iovec* iov, int cnt, Op op) noexcept {
+    blocking_fd b(fd);
+    if (!b.waits() || cnt <= 0 || cnt > IOV_MAX) return b.call(true, [&] { return op(iov, cnt); });
+    iovec local[IOV_MAX];
+    std::memcpy(local, iov, sizeof(iovec) * static_cast<std::size_t>(cnt));
+    std::size_t total = 0;
+    for (int i = 0; i < cnt; ++i) total += local[i].iov_len;
+    std::size_t done = 0;
+    int first = 0;
+    for (;;) {
+        const long n = b.call(true, [&] { return op(local + first, cnt - first); });
+        if (n < 0) return done > 0 ? static_cast<long>(done) : -1;
+        done += static_cast<std::size_t>(n);
+        if (done >= total) return static_cast<long>(done);
+        auto left = static_cast<std::size_t>(n);
+        while (first < cnt && left >= local[first].iov_len) left -= local[first++].iov_len;
+        local[first].iov_base = static_cast<char*>(local[first].iov_base) + left;
+        local[first].iov_len -= left;
+    }
+}
+
+long recv_impl(int fd, void* buf, std::size_t n, int flags, sockaddr* from, socklen_t* len) noexcept {
+    if (flags & MSG_DONTWAIT) return sys::recvfrom(fd, buf, n, flags, from, len);
+    blocking_fd b(fd);
+    const socklen_t len0 = len ? *len : 0;
+    auto once = [&](std::size_t done) {
+        return b.call(false, [&] {
+            if (len) *len = len0;
+            return sys::recvfrom(fd, static_cast<char*>(buf) + done, n - done, flags, from, len);
+        });
+    };
+    if (!(flags & MSG_WAITALL) || !b.waits()) return once(0);
+    // MSG_WAITALL on a non-blocking socket returns what is there: gather the rest.
+    std::size_t done = 0;
+    while (done < n) {
+        const long r = once(done);
+        if (r < 0) return done > 0 ? static_cast<long>(done) : -1;
+        if (r == 0) break;
+        done += static_cast<std::size_t>(r);
+    }
+    return static_cast<long>(done);
+}
+
+long send_impl(int fd, const void* buf, std::size_t n, int flags, const sockaddr* to, socklen_t len) noexcept {
+    if (flags & MSG_DONTWAIT) return sys::sendto(fd, buf, n, flags, to, len);
+    return write_all(fd, n, [&](std::size_t done) {
+        return sys::sendto(fd, static_cast<const char*>(buf) + done, n - done, flags, to, len);
+    });
+}
+
+int accept_impl(int fd, sockaddr* addr, socklen_t* len, int flags) noexcept {
+    blocking_fd b(fd);
+    // On a fiber every accepted socket is non-blocking underneath.
+    const int extra = b.on_fiber() ? SOCK_NONBLOCK : 0;
+    const socklen_t len0 = len ? *len : 0;
+    const long r = b.call(false, [&] {
+        if (len) *len = len0;
+        return sys::accept4(fd, addr, len, flags | extra);
+    });
+    if (r >= 0) record_new_fd(static_cast<int>(r), extra != 0, (flags & SOCK_NONBLOCK) != 0);
+    return static_cast<int>(r);
+}
+
+}  // namespace
+}  // namespace weft::detail::hook
+
+using namespace weft::detail;
+using namespace weft::detail::hook;
+
+extern "C" {
+
+ssize_t read(int fd, void* buf, size_t n) {
+    return blocking_fd(fd).call(false, [&] { return sys::read(fd, buf, n); });
+}
+
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+    if (n > buflen) __chk_fail();
+    return read(fd, buf, n);
+}
+
+ssize_t readv(int fd, const iovec* iov, int cnt) {
+    return blocking_fd(fd).call(false, [&] { return sys::readv(fd, iov, cnt); });
+}
+
+ssize_t write(int fd, const void* buf, size_t n) {
+    return write_all(fd, n, [&](std::size_t done) { return sys::write(fd, static_cast<const char*>(buf) + done, n - done); });
+}
+
+ssize_t writev(int fd, const iovec* iov, int cnt) {
+    return writev_all(fd, iov, cnt, [&](const iovec* v, int c) { return sys::writev(fd, v, c); });
+}
+
+ssize_t recv(int fd, void* buf, size_t n, int flags) { return recv_impl(fd, buf, n, flags, nullptr, nullptr); }
+
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
+    if (n > buflen) __chk_fail();
+    return recv_impl(fd, buf, n, flags, nullptr, nullptr);
+}
+
+ssize_t recvfrom(int fd, void* __restrict buf, size_t n, int flags, sockaddr* __restrict from,
+                 socklen_t* __restrict len) {
+    return recv_impl(fd, buf, n, flags, from, len);
+}
+
+ssize_t __recvfrom_chk(int fd, void* __restrict buf, size_t n, size_t buflen, int flags, sockaddr* __restrict from,
+                       socklen_t* __restrict len) {
+    if (n > buflen) __chk_fail();
+    return recv_impl(fd, buf, n, flags, from, len);
+}
+
+ssize_t recvmsg(int fd, msghdr* msg, int flags) {
+    if (flags & MSG_DONTWAIT) return sys::recvmsg(fd, msg, flags);
+    const socklen_t name0 = msg->msg_namelen;
+    const std::size_t control0 = msg->msg_controllen;
+    return blocking_fd(fd).call(false, [&] {
+        msg->msg_namelen = name0;
+        msg->msg_controllen = control0;
+        return sys::recvmsg(fd, msg, flags);
+    });
+}
+
+ssize_t send(int fd, const void* buf, size_t n, int flags) { return send_impl(fd, buf, n, flags, nullptr, 0); }
+
+ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* to, socklen_t len) {
+    return send_impl(fd, buf, n, flags, to, len);
+}
+
+ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
+    if (flags & MSG_DONTWAIT) return sys::sendmsg(fd, msg, flags);
+    msghdr m = *msg;
+    bool first = true;
+    return writev_all(fd, msg->msg_iov, static_cast<int>(msg->msg_iovlen), [&](const iovec* v, int c) {
+        m.msg_iov = const_cast<iovec*>(v);
+        m.msg_iovlen = static_cast<std::size_t>(c);
+        const long r = sys::sendmsg(fd, &m, flags);
+        if (r > 0 && first) {
+            // Ancillary data (SCM_RIGHTS, ...) went with the first bytes: never twice.
+            first = false;
+            m.msg_control = nullptr;
+            m.msg_controllen = 0;
+        }
+        return r;
+    });
+}
+
+int accept(int fd, sockaddr* __restrict addr, socklen_t* __restrict len) { return accept_impl(fd, addr, len, 0); }
+
+int accept4(int fd, sockaddr* __restrict addr, socklen_t* __restrict len, int flags) {
+    return accept_impl(fd, addr, len, flags);
+}
+
+int connect(int fd, const sockaddr* addr, socklen_t len) {
+    blocking_fd b(fd);
+    long r = sys::connect(fd, addr, len);
+    if (r == 0 || errno != EINPROGRESS || !b.waits()) return static_cast<int>(r);
+    for (;;) {
+        if (!b.wait(true)) {
+            // A blocking connect that runs out of SO_SNDTIMEO reports EINPROGRESS.
+            if (errno == EAGAIN) errno = EINPROGRESS;
+            return -1;
+        }
+        pollfd p{fd, POLLOUT, 0};
+        const timespec zero{0, 0};
+        if (sys::ppoll(&p, 1, &zero, nullptr) > 0) break;  // else an early wake: wait again
+    }
+    int err = 0;
+    socklen_t l = sizeof err;
+    if (sys::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0) return -1;
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int socket(int domain, int type, int protocol) {
+    const bool fiber = fiber_worker() != nullptr;
+    const bool user_nonblock = (type & SOCK_NONBLOCK) != 0;
+    const long fd = sys::socket(domain, type | (fiber ? SOCK_NONBLOCK : 0), protocol);
+    if (fd >= 0) record_new_fd(static_cast<int>(fd), fiber, user_nonblock);
+    return static_cast<int>(fd);
+}
+
+}  // extern "C"

@@ -1,0 +1,138 @@
+// Fiber dumps (weft::dump, SIGQUIT, the deadlock report) with frame-pointer
+// backtraces of parked fibers, and the stack high-water mark.
+#include "weft/debug.hpp"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cxxabi.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sched/worker.hpp"
+
+namespace weft::detail {
+
+namespace {
+// Where weft_switch leaves the frame pointer and the resume address of a
+// parked fiber, relative to its saved sp (see asm/).
+#if defined(__x86_64__)
+constexpr std::size_t saved_fp_slot = 56, saved_pc_slot = 64;
+#elif defined(__aarch64__)
+constexpr std::size_t saved_fp_slot = 80, saved_pc_slot = 88;
+#endif
+
+std::string symbolize(std::uintptr_t pc) {
+    Dl_info info{};
+    std::ostringstream os;
+    os << "0x" << std::hex << pc << std::dec;
+    // pc - 1: a return address may already belong to the next function.
+    if (::dladdr(reinterpret_cast<void*>(pc - 1), &info) && info.dli_sname) {
+        int status = 0;
+        char* demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+        std::string name = status == 0 && demangled ? demangled : info.dli_sname;
+        std::free(demangled);
+        if (name.size() > 160) name = name.substr(0, 157) + "...";
+        os << " in " << name;
+    } else if (info.dli_fname) {
+        os << " in " << info.dli_fname;
+    }
+    return os.str();
+}
+
+bool inside(const stack& s, std::uintptr_t p) {
+    const auto lo = reinterpret_cast<std::uintptr_t>(s.lo);
+    return p >= lo && p + 16 <= lo + s.size;
+}
+}  // namespace
+
+void backtrace_parked(const fiber* f, std::ostream& os) {
+#if defined(__x86_64__) || defined(__aarch64__)
+    if (!f->sp || !f->started) return;
+    const auto sp = reinterpret_cast<std::uintptr_t>(f->sp);
+    if (!inside(f->stk, sp + saved_pc_slot)) return;
+    std::uintptr_t fp = *reinterpret_cast<const std::uintptr_t*>(sp + saved_fp_slot);
+    std::uintptr_t pc = *reinterpret_cast<const std::uintptr_t*>(sp + saved_pc_slot);
+    for (int depth = 0; depth < 32 && pc; ++depth) {
+        os << "      #" << depth << ' ' << symbolize(pc) << '\n';
+        // Frames only go up the fiber's own stack; anything else ends the walk.
+        if (!inside(f->stk, fp)) break;
+        const std::uintptr_t next_fp = reinterpret_cast<const std::uintptr_t*>(fp)[0];
+        pc = reinterpret_cast<const std::uintptr_t*>(fp)[1];
+        if (next_fp <= fp) break;
+        fp = next_fp;
+    }
+#else
+    (void)f;
+    (void)os;
+#endif
+}
+
+}  // namespace weft::detail
+
+namespace weft {
+
+void dump(std::ostream& os) {
+    detail::worker* w = detail::worker::current();
+    if (!w) {
+        os << "weft: no weft worker on this thread\n";
+        return;
+    }
+    if (detail::worker_group* g = w->group()) {
+        for (detail::worker* other : g->workers) {
+            os << "worker " << other->index() << (other == w ? " (this thread)" : " (snapshot)") << ": ";
+            other->dump(os);
+        }
+    } else {
+        w->dump(os);
+    }
+}
+
+namespace {
+void on_sigquit(int) {
+    std::ostringstream os;
+    os << "weft: SIGQUIT: fiber dump\n";
+    dump(os);
+    const std::string s = os.str();
+    for (std::size_t off = 0; off < s.size();) {
+        const ssize_t n = ::write(STDERR_FILENO, s.data() + off, s.size() - off);
+        if (n <= 0) break;
+        off += static_cast<std::size_t>(n);
+    }
+}
+}  // namespace
+
+void dump_on_sigquit() {
+    struct sigaction sa{};
+    sa.sa_handler = on_sigquit;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_ONSTACK;
+    ::sigaction(SIGQUIT, &sa, nullptr);
+}
+
+stack_usage_info stack_usage() noexcept {
+    detail::worker* w = detail::worker::current();
+    if (!w || !w->on_fiber()) return {};
+    const detail::stack& s = w->running()->stk;
+    const std::size_t page = detail::page_size();
+    const std::size_t pages = s.size / page;
+    std::vector<unsigned char> vec(pages);
+    stack_usage_info info{s.size, 0};
+    if (::mincore(s.lo, s.size, vec.data()) != 0) return info;
+    // The stack grows down from the top: the lowest resident page marks the deepest use.
+    for (std::size_t i = 0; i < pages; ++i)
+        if (vec[i] & 1) {
+            info.touched = s.size - i * page;
+            break;
+        }
+    return info;
+}
+
+}  // namespace weft

@@ -1,0 +1,100 @@
+// weft::dump, the deadlock report for fiber-only waits on sync primitives,
+// and stack_usage().
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+#include "weft/weft.hpp"
+
+using namespace std::chrono_literals;
+
+// External linkage, so the executable exports it (-rdynamic) and the dump can name it.
+__attribute__((noinline)) void parked_in_a_named_function(weft::channel<int>& ch) {
+    ch.recv();
+    asm volatile("" ::: "memory");  // keeps the frame: no tail call
+}
+
+namespace {
+
+TEST(DumpTest, ListsFibersWithStateWaitAndBacktrace) {
+    std::string text;
+    weft::run([&] {
+        weft::channel<int> ch(0);
+        auto a = weft::spawn([&] { parked_in_a_named_function(ch); }, {.name = "receiver"});
+        auto b = weft::spawn([] { weft::this_fiber::sleep_for(200ms); }, {.name = "sleeper"});
+        weft::this_fiber::sleep_for(5ms);
+        std::ostringstream os;
+        weft::dump(os);
+        text = os.str();
+        ch.send(1);
+        b.cancel();
+        a.join();
+        try {
+            b.join();
+        } catch (const std::system_error&) {
+        }
+    });
+    EXPECT_NE(text.find("'receiver' blocked"), std::string::npos) << text;
+    EXPECT_NE(text.find("'sleeper' sleeping on sleep"), std::string::npos) << text;
+    EXPECT_NE(text.find("'main' running"), std::string::npos) << text;
+    EXPECT_NE(text.find("parked_in_a_named_function"), std::string::npos) << text;
+}
+
+TEST(DumpTest, OutsideWeftSaysSo) {
+    std::ostringstream os;
+    weft::dump(os);
+    EXPECT_NE(os.str().find("no weft worker"), std::string::npos);
+}
+
+__attribute__((noinline)) std::size_t deep(int n) {
+    volatile char pad[1024];
+    pad[0] = static_cast<char>(n);
+    if (n == 0) return weft::stack_usage().touched;
+    return deep(n - 1) + pad[0] * 0;
+}
+
+TEST(StackUsageTest, GrowsWithDepthAndStaysWithinTheStack) {
+    std::size_t shallow = 0, at_depth = 0, reserved = 0;
+    weft::run([&] {
+        weft::spawn([&] {
+            shallow = weft::stack_usage().touched;
+            at_depth = deep(100);  // ~100 KiB of frames
+            reserved = weft::stack_usage().reserved;
+        }, {.stack_size = 512 * 1024}).join();
+    });
+    EXPECT_GE(at_depth, 100u * 1024);
+    EXPECT_GE(at_depth, shallow);
+    EXPECT_LE(at_depth, reserved);
+    EXPECT_EQ(weft::stack_usage().reserved, 0u);  // not on a fiber
+}
+
+TEST(DeadlockDeathTest, TwoMutexesInOppositeOrder) {
+    EXPECT_DEATH(weft::run([] {
+                     weft::mutex m1, m2;
+                     auto a = weft::spawn([&] {
+                         std::lock_guard<weft::mutex> l1(m1);
+                         weft::this_fiber::yield();
+                         std::lock_guard<weft::mutex> l2(m2);
+                     }, {.name = "first-m1"});
+                     auto b = weft::spawn([&] {
+                         std::lock_guard<weft::mutex> l2(m2);
+                         weft::this_fiber::yield();
+                         std::lock_guard<weft::mutex> l1(m1);
+                     }, {.name = "first-m2"});
+                     a.join();
+                     b.join();
+                 }),
+                 "deadlock: all fibers are blocked(.|\n)*'first-m1' blocked(.|\n)*'first-m2' blocked|"
+                 "deadlock: all fibers are blocked(.|\n)*'first-m2' blocked(.|\n)*'first-m1' blocked");
+}
+
+TEST(DeadlockDeathTest, ReceiveNobodySendsOn) {
+    EXPECT_DEATH(weft::run([] {
+                     weft::channel<int> ch(0);
+                     ch.recv();
+                 }),
+                 "deadlock: all fibers are blocked(.|\n)*'main' blocked");
+}
+
+}  // namespace
