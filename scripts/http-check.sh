@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Starts examples/http_server on a free loopback port and checks its answers:
 # keep-alive hello, a static file, 404s (including a traversal attempt), and
-# 400 for a malformed request. Usage: http-check.sh HTTP_SERVER
+# 400 for a malformed request; then that SIGTERM stops it cleanly; all of it
+# with one worker and again with --workers 2. Usage: http-check.sh HTTP_SERVER
 set -euo pipefail
 server=$1
+workers=${WEFT_HTTP_CHECK_WORKERS:-1}
+if [ -z "${WEFT_HTTP_CHECK_WORKERS:-}" ]; then
+  WEFT_HTTP_CHECK_WORKERS=1 "$0" "$server"
+  exec env WEFT_HTTP_CHECK_WORKERS=2 "$0" "$server"
+fi
 dir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 mkdir "$dir/root"
 printf 'static file body\n' > "$dir/root/file.txt"
-"$server" 127.0.0.1:0 --root "$dir/root" --port-file "$dir/port" &
+"$server" 127.0.0.1:0 --root "$dir/root" --port-file "$dir/port" --workers "$workers" &
 pid=$!
 for _ in $(seq 1 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
 [ -s "$dir/port" ] || { echo "http-check: the server did not start" >&2; exit 1; }
@@ -36,5 +43,11 @@ send 'GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 4
 send 'THIS IS NOT HTTP\r\n\r\n' 'HTTP/1.1 400 Bad Request'
 # The server still serves after all that.
 send 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 200 OK'
-[ $fail -eq 0 ] && echo "http-check: all answers as expected"
+# SIGTERM: the server stops accepting, lets open connections finish, exits 0.
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+[ $rc -eq 0 ] || { echo "http-check: FAILED: server exited with $rc after SIGTERM"; fail=1; }
+[ $fail -eq 0 ] && echo "http-check: all answers as expected ($workers worker(s)), clean stop on SIGTERM"
 exit $fail

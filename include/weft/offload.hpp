@@ -2,6 +2,7 @@
 // threads and parks only the calling fiber until it returns.
 #pragma once
 
+#include <cstddef>
 #include <exception>
 #include <optional>
 #include <type_traits>
@@ -9,15 +10,28 @@
 
 namespace weft {
 
+struct offload_options {
+    unsigned threads = 4;              // blocking calls that can run at once
+    std::size_t queue_capacity = 1024;  // queued calls beyond those; a full queue parks the submitter
+};
+
 namespace detail {
 // Runs job(ctx) on the offload pool; returns when it has finished.
 void offload_run(void (*job)(void*) noexcept, void* ctx);
+bool configure_offload_pool(const offload_options& opts) noexcept;
 }  // namespace detail
+
+// Sizes the pool; only before its first use (false afterwards, nothing changes).
+inline bool configure_offload(const offload_options& opts) noexcept {
+    return detail::configure_offload_pool(opts);
+}
 
 // Returns fn's result, or rethrows its exception, in the calling fiber. The
 // wait is not cancelable: the function cannot be interrupted, so the fiber
 // waits for it. Outside a fiber, fn simply runs on the calling thread.
-// The pool has 4 threads, started on first use.
+// The pool (4 threads and a queue of 1024 by default, see configure_offload)
+// starts on first use; when its queue is full the calling fiber parks until
+// there is room: backpressure, not an unbounded queue.
 template <class F>
 auto offload(F&& fn) -> std::invoke_result_t<F&> {
     using R = std::invoke_result_t<F&>;

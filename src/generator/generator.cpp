@@ -11,6 +11,7 @@
 #include "common/assert.hpp"
 #include "context/annotate.hpp"
 #include "context/context.hpp"
+#include "sched/overflow.hpp"
 #include "stack/stack_pool.hpp"
 
 namespace weft::detail {
@@ -73,9 +74,26 @@ struct generator_access {
     static void release_stack(generator_core& g) noexcept;
     [[noreturn]] static void entry(void* arg);
     static void run_body(generator_core& g) noexcept;
+    // The overflow report's probe: is addr in the guard below the running body's stack?
+    static bool overflowed(const void* addr, overflow_site* site) noexcept {
+        const generator_core* g = current_generator;
+        if (!g || !g->frame_) return false;
+        const char* lo = g->frame_->stk.lo;
+        const auto* a = static_cast<const char*>(addr);
+        if (a >= lo || a < lo - g->frame_->pool->guard_size()) return false;
+        site->kind = "generator";
+        site->stack_size = g->frame_->stk.size;
+        return true;
+    }
 };
 
 void generator_access::start(generator_core& g) {
+    static const bool probe_set = [] {
+        set_overflow_probe(&generator_access::overflowed);
+        return true;
+    }();
+    (void)probe_set;
+    install_overflow_handler();  // this thread may not be a worker's
     thread_stacks& ts = tls_stacks;
     if (!ts.pool) ts.pool = new stack_pool();
     const stack s = ts.pool->acquire(g.stack_size_);

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -18,6 +19,7 @@ namespace {
 struct sigaction previous_segv;
 constexpr std::size_t alt_stack_size = 64 * 1024;
 thread_local void* own_alt_stack = nullptr;
+std::atomic<overflow_probe> extra_probe{nullptr};
 
 // Async-signal-safe formatting: append text or a decimal number to buf.
 struct line {
@@ -49,6 +51,20 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
             l.put(f->id);
             l.put(" (stack ");
             l.put(f->stk.size / 1024);
+            l.put(" KiB)\n");
+            [[maybe_unused]] auto r = ::write(STDERR_FILENO, l.buf, l.n);
+            ::signal(SIGABRT, SIG_DFL);
+            std::abort();
+        }
+    }
+    if (overflow_probe probe = extra_probe.load(std::memory_order_acquire)) {
+        overflow_site site{};
+        if (probe(info->si_addr, &site)) {
+            line l;
+            l.put("weft: stack overflow in a ");
+            l.put(site.kind);
+            l.put(" (stack ");
+            l.put(site.stack_size / 1024);
             l.put(" KiB)\n");
             [[maybe_unused]] auto r = ::write(STDERR_FILENO, l.buf, l.n);
             ::signal(SIGABRT, SIG_DFL);
@@ -93,6 +109,8 @@ void install_overflow_handler() {
     }
     own_alt_stack = p;
 }
+
+void set_overflow_probe(overflow_probe probe) noexcept { extra_probe.store(probe, std::memory_order_release); }
 
 void remove_overflow_stack() noexcept {
     if (!own_alt_stack) return;

@@ -553,7 +553,7 @@ TEST(GeneratorDeathTest, StackOverflowHitsTheGuardPage) {
             weft::generator<int> g([] { weft::yield(overflow(0)); }, {.stack_size = 16 * 1024});
             g.next();
         },
-        "");
+        "weft: stack overflow in a generator \\(stack 16 KiB\\)");
 }
 
 }  // namespace

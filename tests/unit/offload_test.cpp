@@ -3,9 +3,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "weft/weft.hpp"
 
@@ -97,3 +99,36 @@ TEST(Resolve, UnknownNamesAndBadInputAreErrors) {
 }
 
 }  // namespace
+
+namespace {
+// In a fresh process (the pool is sized once, before its first use): one
+// thread and a queue of two; 40 fibers offload at once. Every call completes,
+// never more than one runs at a time, and submitters beyond the queue park.
+void bounded_pool_child() {
+    if (!weft::configure_offload({.threads = 1, .queue_capacity = 2})) std::exit(3);
+    std::atomic<int> running{0}, peak{0}, done{0};
+    weft::run([&] {
+        std::vector<weft::fiber_handle> hs;
+        for (int i = 0; i < 40; ++i)
+            hs.push_back(weft::spawn([&] {
+                weft::offload([&] {
+                    const int now = ++running;
+                    int p = peak.load();
+                    while (now > p && !peak.compare_exchange_weak(p, now)) {
+                    }
+                    std::this_thread::sleep_for(std::chrono::microseconds(200));
+                    --running;
+                });
+                ++done;
+            }));
+        for (auto& h : hs) h.join();
+    });
+    if (weft::configure_offload({})) std::exit(4);  // too late now
+    std::exit(done == 40 && peak == 1 ? 0 : 5);
+}
+}  // namespace
+
+TEST(OffloadDeathTest, BoundedQueueParksSubmittersAndLosesNothing) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(bounded_pool_child(), ::testing::ExitedWithCode(0), "");
+}
