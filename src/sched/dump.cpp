@@ -125,11 +125,23 @@ stack_usage_info stack_usage() noexcept {
     const std::size_t pages = s.size / page;
     std::vector<unsigned char> vec(pages);
     stack_usage_info info{s.size, 0};
-    if (::mincore(s.lo, s.size, vec.data()) != 0) return info;
-    // The stack grows down from the top: the lowest resident page marks the deepest use.
-    for (std::size_t i = 0; i < pages; ++i)
-        if (vec[i] & 1) {
-            info.touched = s.size - i * page;
+    const auto here = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+    const std::size_t here_page = (here - reinterpret_cast<std::uintptr_t>(s.lo)) / page;
+    // The page this frame is on is resident by definition; where mincore
+    // says otherwise (qemu-user), look for the lowest written word instead.
+    if (::mincore(s.lo, s.size, vec.data()) == 0 && here_page < pages && (vec[here_page] & 1)) {
+        // The stack grows down from the top: the lowest resident page marks the deepest use.
+        for (std::size_t i = 0; i < pages; ++i)
+            if (vec[i] & 1) {
+                info.touched = s.size - i * page;
+                break;
+            }
+        return info;
+    }
+    const auto* words = reinterpret_cast<const volatile std::uintptr_t*>(s.lo);
+    for (std::size_t i = 0; i < s.size / sizeof(std::uintptr_t); ++i)
+        if (words[i] != 0) {
+            info.touched = s.size - (i * sizeof(std::uintptr_t)) / page * page;
             break;
         }
     return info;

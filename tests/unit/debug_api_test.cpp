@@ -51,7 +51,9 @@ __attribute__((noinline)) std::size_t deep(int n) {
     volatile char pad[1024];
     pad[0] = static_cast<char>(n);
     if (n == 0) return weft::stack_usage().touched;
-    return deep(n - 1) + pad[0] * 0;
+    const std::size_t r = deep(n - 1);
+    asm volatile("" : : "r"(pad) : "memory");  // the frame lives across the call: no tail call
+    return r + static_cast<std::size_t>(pad[0] != static_cast<char>(n));
 }
 
 TEST(StackUsageTest, GrowsWithDepthAndStaysWithinTheStack) {
