@@ -2,6 +2,8 @@
 // /static/; the requests themselves are handled by http_handler.cpp.
 // Usage: http_server [ADDRESS] [--root DIR] [--port-file PATH] [--workers N]
 // SIGINT/SIGTERM stop it gracefully: no new connections, 2 s for those open.
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -60,6 +62,13 @@ int main(int argc, char** argv) {
     }
     try {
         weft::runtime rt{{.workers = static_cast<unsigned>(workers)}};
+        // SIGINT/SIGTERM go to the workers (they started with them unblocked),
+        // where signal_wait hears them; this thread only waits in run().
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGINT);
+        sigaddset(&stop_signals, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
         rt.run([&] {
             const weft::net::listen_options opts{.reuse_port = workers > 1};
             std::vector<weft::net::tcp_listener> listeners;

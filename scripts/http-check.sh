@@ -45,6 +45,10 @@ send 'THIS IS NOT HTTP\r\n\r\n' 'HTTP/1.1 400 Bad Request'
 send 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 200 OK'
 # SIGTERM: the server stops accepting, lets open connections finish, exits 0.
 kill -TERM "$pid"
+for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$pid" 2>/dev/null; then
+  echo "http-check: FAILED: server still running 10 s after SIGTERM"; kill -KILL "$pid"; fail=1
+fi
 rc=0
 wait "$pid" || rc=$?
 pid=

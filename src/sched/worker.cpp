@@ -118,7 +118,8 @@ void worker::start(fiber* f) noexcept {
     if (group_) group_->fiber_started();
     adopt(f);
     // An idle worker asked for work: the new fiber is the easiest to give.
-    if (group_) {
+    // (A pinned one is not: then the maintenance pass looks, not every spawn.)
+    if (group_ && !f->pinned) {
         if (worker* t = thief_.load(std::memory_order_relaxed)) give_work(t);
     }
 }
