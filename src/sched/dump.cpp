@@ -21,12 +21,22 @@
 namespace weft::detail {
 
 namespace {
-// Where weft_switch leaves the frame pointer and the resume address of a
-// parked fiber, relative to its saved sp (see asm/).
-#if defined(__x86_64__)
+// Where the switch leaves the frame pointer and the resume address of a
+// parked fiber, relative to its saved sp: weft_switch (asm/), or Boost's
+// jump_fcontext (0x38 bytes: MXCSR/x87, r12-r15, rbx, rbp; then the return).
+#if defined(WEFT_CONTEXT_BOOST) && defined(__x86_64__)
+#define WEFT_DUMP_BACKTRACE 1
+constexpr std::size_t saved_fp_slot = 48, saved_pc_slot = 56;
+#elif defined(WEFT_CONTEXT_BOOST)
+#define WEFT_DUMP_BACKTRACE 0
+#elif defined(__x86_64__)
+#define WEFT_DUMP_BACKTRACE 1
 constexpr std::size_t saved_fp_slot = 56, saved_pc_slot = 64;
 #elif defined(__aarch64__)
+#define WEFT_DUMP_BACKTRACE 1
 constexpr std::size_t saved_fp_slot = 80, saved_pc_slot = 88;
+#else
+#define WEFT_DUMP_BACKTRACE 0
 #endif
 
 std::string symbolize(std::uintptr_t pc) {
@@ -54,7 +64,7 @@ bool inside(const stack& s, std::uintptr_t p) {
 }  // namespace
 
 void backtrace_parked(const fiber* f, std::ostream& os) {
-#if defined(__x86_64__) || defined(__aarch64__)
+#if WEFT_DUMP_BACKTRACE
     if (!f->sp || !f->started) return;
     const auto sp = reinterpret_cast<std::uintptr_t>(f->sp);
     if (!inside(f->stk, sp + saved_pc_slot)) return;
