@@ -17,4 +17,14 @@ void fatal(const char* fmt, ...) noexcept {
     std::abort();
 }
 
+std::string exception_message(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+    }
+    return "unknown exception";
+}
+
 }  // namespace weft::detail

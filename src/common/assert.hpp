@@ -1,9 +1,15 @@
 // Loud failure for broken invariants and API misuse: a message on stderr, then abort.
 #pragma once
 
+#include <exception>
+#include <string>
+
 namespace weft::detail {
 
 [[noreturn]] void fatal(const char* fmt, ...) noexcept __attribute__((format(printf, 1, 2)));
+
+// what() of the exception e holds, or "unknown exception", for last words.
+std::string exception_message(const std::exception_ptr& e);
 
 }  // namespace weft::detail
 

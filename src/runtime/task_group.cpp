@@ -16,17 +16,10 @@ task_group::task_group() noexcept : uncaught_at_start_(std::uncaught_exceptions(
 task_group::~task_group() {
     if (std::uncaught_exceptions() > uncaught_at_start_) cancel();
     wait_shielded();
-    if (error_ && !observed_) {
-        std::string what = "unknown exception";
-        try {
-            std::rethrow_exception(error_);
-        } catch (const std::exception& e) {
-            what = e.what();
-        } catch (...) {
-        }
-        if (std::uncaught_exceptions() > uncaught_at_start_) return;  // the body's own exception wins
-        detail::fatal("weft: task_group destroyed without wait() after a child failed: %s", what.c_str());
-    }
+    // Leaving by the body's own exception: that one wins over a child's.
+    if (error_ && !observed_ && std::uncaught_exceptions() <= uncaught_at_start_)
+        detail::fatal("weft: task_group destroyed without wait() after a child failed: %s",
+                      detail::exception_message(error_).c_str());
 }
 
 void task_group::enter(child& c) noexcept {

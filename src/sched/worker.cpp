@@ -249,17 +249,9 @@ void worker::retire(fiber* f) noexcept {
         return;
     }
     {
-        if (f->error) {
-            std::string what = "unknown exception";
-            try {
-                std::rethrow_exception(f->error);
-            } catch (const std::exception& e) {
-                what = e.what();
-            } catch (...) {
-            }
+        if (f->error)
             fatal("weft: uncaught exception in detached fiber '%s' #%llu: %s", f->name,
-                  static_cast<unsigned long long>(f->id), what.c_str());
-        }
+                  static_cast<unsigned long long>(f->id), exception_message(f->error).c_str());
         release(f);
     }
 }

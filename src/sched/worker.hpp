@@ -228,7 +228,6 @@ private:
     // An idle worker of the group asking for fibers; served at the next
     // maintenance pass or spawn, by handing over unstarted fibers.
     std::atomic<worker*> thief_{nullptr};
-    bool asked_ = false;
 };
 
 }  // namespace weft::detail
