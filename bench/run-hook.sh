@@ -53,11 +53,8 @@ threads_bin="$build/examples/legacy_port/legacy_server_threads"
 fibers_bin="$build/examples/legacy_port/legacy_server_fibers"
 overhead_bin="$build/bench/hook/hook_overhead"
 
-srv_pin=(); load_pin=(); pin_note="not pinned (taskset missing or fewer than 2 CPUs)"
-if have taskset && [ "$(nproc)" -ge 2 ] && taskset -c 0 true 2>/dev/null && taskset -c 1 true 2>/dev/null; then
-  srv_pin=(taskset -c 0); load_pin=(taskset -c 1)
-  pin_note="server pinned to CPU 0, load generator to CPU 1"
-fi
+. "$(dirname "$0")/lib.sh"
+bench_pin
 
 # Every connection needs an fd on each side.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -65,17 +62,7 @@ max_count=${counts[-1]}
 [ "$(ulimit -n)" -gt $((max_count + 64)) ] || die "RLIMIT_NOFILE $(ulimit -n) is too low for $max_count connections"
 
 mkdir -p "$build/results"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-hook.XXXXXX")
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp hook
 
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "$1"; }  # FILE KEY: a "Key: N kB" value
 

@@ -76,28 +76,12 @@ if have go; then
 fi
 
 # ---- pinning -----------------------------------------------------------------
-srv_pin=()
-load_pin=()
-pin_note="not pinned (taskset missing or fewer than 2 CPUs)"
+. "$(dirname "$0")/lib.sh"
+bench_pin
 ncpu=$(nproc 2>/dev/null || echo 1)
-if have taskset && [ "$ncpu" -ge 2 ] && taskset -c 0 true 2>/dev/null && taskset -c 1 true 2>/dev/null; then
-  srv_pin=(taskset -c 0)
-  load_pin=(taskset -c 1)
-  pin_note="server pinned to CPU 0, load generator to CPU 1 (taskset)"
-fi
 
 # ---- bookkeeping: every server we start is killed on exit --------------------
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-net.XXXXXX")
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp net
 
 stop_server() {  # PID
   kill "$1" 2>/dev/null || true
