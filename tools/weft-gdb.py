@@ -99,7 +99,9 @@ class fiber_info:
         self.id = int(f["id"])
         self.name = _c_string(f["name"])
         self.state = _enum_name(f["state"])
-        self.wait = _c_string(f["wait_reason"])
+        self.wait = _enum_name(f["waiting_on"])  # weft::detail::wait_reason
+        if self.wait == "none":
+            self.wait = ""
         self.wait_fd = int(f["wait_fd"])
         self.sp = int(f["sp"])
         try:

@@ -23,6 +23,34 @@ const char* to_string(fiber_state s) noexcept {
     return "?";
 }
 
+const char* to_string(wait_reason r) noexcept {
+    switch (r) {
+        case wait_reason::none: return "";
+        case wait_reason::sleep: return "sleep";
+        case wait_reason::fd_read: return "fd_read";
+        case wait_reason::fd_write: return "fd_write";
+        case wait_reason::join: return "join";
+        case wait_reason::mutex: return "mutex";
+        case wait_reason::shared_mutex: return "shared_mutex";
+        case wait_reason::condition_variable: return "condition_variable";
+        case wait_reason::semaphore: return "semaphore";
+        case wait_reason::event: return "event";
+        case wait_reason::wait_group: return "wait_group";
+        case wait_reason::barrier: return "barrier";
+        case wait_reason::call_once: return "call_once";
+        case wait_reason::future: return "future";
+        case wait_reason::channel_send: return "channel_send";
+        case wait_reason::channel_recv: return "channel_recv";
+        case wait_reason::select: return "select";
+        case wait_reason::offload: return "offload";
+        case wait_reason::offload_queue: return "offload_queue";
+        case wait_reason::signal: return "signal";
+        case wait_reason::poll: return "poll";
+        case wait_reason::quiescence: return "quiescence";
+    }
+    return "?";
+}
+
 fiber_id next_fiber_id() noexcept {
     // Each thread takes ids in blocks: unique process-wide without an atomic per spawn.
     constexpr fiber_id block = 1024;

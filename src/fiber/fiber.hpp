@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "context/annotate.hpp"
+#include "platform/clock.hpp"
 #include "stack/stack_pool.hpp"
 #include "weft/fiber.hpp"
 
@@ -18,7 +19,7 @@ namespace weft::detail {
 class worker;
 struct timer_node;
 
-// fiber::join_state beyond a join_wait pointer: still running with no joiner,
+// fiber::join_state beyond the joiner's waiter pointer: still running with no joiner,
 // finished, or detached. One exchange at exit decides who frees the fiber.
 inline constexpr std::uintptr_t join_running = 0;
 inline constexpr std::uintptr_t join_done = 1;
@@ -42,7 +43,34 @@ enum class wake_reason : std::uint8_t {
     closed,    // the fd it waited on was closed by weft
 };
 
-inline constexpr std::int64_t no_deadline = INT64_MAX;
+// What a parked fiber waits for: set by the wait primitive when a wait
+// begins, read by the dump, the deadlock report and tools/weft-gdb.py (which
+// prints the enumerator's name, so keep names short and meaningful).
+enum class wait_reason : std::uint8_t {
+    none,
+    sleep,
+    fd_read,             // readiness of a socket or pipe (wait_fd says which)
+    fd_write,
+    join,
+    mutex,
+    shared_mutex,
+    condition_variable,
+    semaphore,
+    event,
+    wait_group,
+    barrier,
+    call_once,
+    future,
+    channel_send,
+    channel_recv,
+    select,
+    offload,             // a job on the offload pool
+    offload_queue,       // room in the offload pool's full queue
+    signal,
+    poll,                // a hooked poll/select/epoll_wait
+    quiescence,          // runtime::run waiting for every fiber to end
+};
+const char* to_string(wait_reason r) noexcept;
 
 // The C++ runtime's per-thread exception state (__cxa_eh_globals in the
 // Itanium ABI: the stack of handled exceptions and the uncaught count). It
@@ -75,14 +103,14 @@ struct fiber {
     bool yielded = false;     // in a run queue because it yielded (a migratable fiber may move)
     bool foreign_stack = false;  // taken from a runtime's shared pool, by a thread outside it
     bool migrated = false;    // has changed workers: remote entries naming it may sit in any queue
-    // join_running, join_done, join_detached, or the joiner's join_wait*.
+    // join_running, join_done, join_detached, or the joiner's waiter*.
     std::atomic<std::uintptr_t> join_state{join_running};
     fiber_id id = 0;
     const fiber_fn* fn = nullptr;
     void* fn_storage = nullptr;
     std::exception_ptr error;
     fls_table* fls = nullptr;
-    const char* wait_reason = "";  // what a parked fiber waits on, for dumps
+    wait_reason waiting_on = wait_reason::none;  // what a parked fiber waits for, for dumps
     int wait_fd = -1;              // the fd, when it waits on one
     std::int64_t wait_since_ns = 0;  // when the current park began, for dumps
     wake_reason wake = wake_reason::none;

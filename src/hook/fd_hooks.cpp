@@ -14,21 +14,13 @@
 namespace weft::detail::hook {
 namespace {
 
-// Forgets what the hooks knew of fd. When the hooks registered it with the
-// calling thread's worker, the worker forgets it too, waking its waiters with
-// EBADF, and closes it (true); otherwise the caller still has to close it.
-bool forget(int fd) noexcept {
+// Forgets what weft knew of fd before it is closed: every fiber waiting on
+// it, on any worker, wakes with EBADF; the caller then closes it.
+void forget(int fd) noexcept {
     fd_state* st = fd_table::find(fd);
-    if (!st) return false;
-    const std::uint32_t f = st->flags.exchange(0, std::memory_order_acq_rel);
-    worker* owner = st->owner.exchange(nullptr, std::memory_order_acq_rel);
-    st->recv_timeout_ns.store(0, std::memory_order_relaxed);
-    st->send_timeout_ns.store(0, std::memory_order_relaxed);
-    if ((f & fd_flag::registered) && owner && owner == worker::current()) {
-        owner->io_close(fd);  // its close() comes back here and finds nothing to forget
-        return true;
-    }
-    return false;
+    if (!st) return;
+    st->reset(0);
+    fd_detach(fd);
 }
 
 void copy_state(int from, int to) noexcept {
@@ -56,9 +48,9 @@ bool set_user_nonblock(int fd, bool on) noexcept {
 }
 
 // The caller changed O_NONBLOCK of an fd the hooks do not manage: look at it
-// again on its next use from a fiber (a registration the hooks made stays).
+// again on its next use from a fiber (its waits and registration stay).
 void reclassify(int fd) noexcept {
-    if (fd_state* st = fd_table::find(fd)) st->flags.fetch_and(fd_flag::registered, std::memory_order_acq_rel);
+    if (fd_state* st = fd_table::find(fd)) st->flags.store(0, std::memory_order_release);
 }
 
 int fcntl_impl(int fd, int cmd, long arg) noexcept {
@@ -121,7 +113,7 @@ using namespace weft::detail::hook;
 extern "C" {
 
 int close(int fd) {
-    if (forget(fd)) return 0;
+    forget(fd);
     return static_cast<int>(sys::close(fd));
 }
 

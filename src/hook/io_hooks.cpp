@@ -34,13 +34,13 @@ public:
     // failed: EAGAIN when the fd's own SO_RCVTIMEO/SO_SNDTIMEO ran out (what
     // the kernel reports for a blocking socket), else ETIMEDOUT (a
     // deadline_scope), ECANCELED, EBADF.
-    bool wait(bool write) noexcept {
+    bool wait(bool write, std::uint32_t ticket) noexcept {
         if (!deadline_set_[write]) {
             timeout_ns_[write] = (write ? st_->send_timeout_ns : st_->recv_timeout_ns).load(std::memory_order_relaxed);
             deadline_[write] = deadline_after(timeout_ns_[write]);
             deadline_set_[write] = true;
         }
-        const int err = w_ ? park_on_fd(*w_, fd_, st_, write, deadline_[write])
+        const int err = w_ ? park_on_fd(*w_, fd_, write, ticket, deadline_[write])
                            : thread_wait_fd(fd_, write, deadline_[write]);
         if (err == 0) return true;
         errno = err;
@@ -52,9 +52,10 @@ public:
     template <class Op>
     long call(bool write, Op op) noexcept {
         for (;;) {
+            const std::uint32_t ticket = fd_ticket(fd_, write);
             const long n = op();
             if (n >= 0 || errno != EAGAIN || !waits()) return n;
-            if (!wait(write)) return -1;
+            if (!wait(write, ticket)) return -1;
         }
     }
 
@@ -240,16 +241,18 @@ int accept4(int fd, sockaddr* __restrict addr, socklen_t* __restrict len, int fl
 
 int connect(int fd, const sockaddr* addr, socklen_t len) {
     blocking_fd b(fd);
+    std::uint32_t ticket = fd_ticket(fd, true);
     long r = sys::connect(fd, addr, len);
     if (r == 0 || errno != EINPROGRESS || !b.waits()) return static_cast<int>(r);
     for (;;) {
-        if (!b.wait(true)) {
+        if (!b.wait(true, ticket)) {
             // A blocking connect that runs out of SO_SNDTIMEO reports EINPROGRESS.
             if (errno == EAGAIN) errno = EINPROGRESS;
             return -1;
         }
         pollfd p{fd, POLLOUT, 0};
         const timespec zero{0, 0};
+        ticket = fd_ticket(fd, true);
         if (sys::ppoll(&p, 1, &zero, nullptr) > 0) break;  // else an early wake: wait again
     }
     int err = 0;

@@ -1,8 +1,9 @@
 // Hooked readiness waits: poll, ppoll, select and epoll_wait/epoll_pwait.
-// A fiber first looks without waiting; if nothing is ready it parks on its
-// worker's reactor: on the one fd itself, or, for several fds, on a private
-// epoll set holding them all (an epoll fd is readable when one of its fds is
-// ready), and looks again when woken.
+// A fiber first looks without waiting; if nothing is ready it waits on the
+// poller: on the one fd itself, or, for several fds, on a private epoll set
+// holding them all (an epoll fd is readable when one of its fds is ready),
+// and looks again when woken. Each look follows a ticket (see poller.hpp), so
+// readiness that comes between a look and the wait is not lost.
 #include <sys/epoll.h>
 #include <sys/select.h>
 
@@ -36,21 +37,15 @@ std::uint32_t epoll_events_of(short events) noexcept {
     return e;
 }
 
-// The private epoll set of one multi-fd poll call, closed through the worker.
+// The private epoll set of one multi-fd poll call.
 class poll_set {
 public:
-    explicit poll_set(worker& w) noexcept : w_(w) {}
+    poll_set() noexcept = default;
     ~poll_set() {
         if (epfd_ < 0) return;
-        fd_state* st = fd_table::find(epfd_);
-        if (st && (st->flags.load(std::memory_order_acquire) & fd_flag::registered) &&
-            st->owner.load(std::memory_order_acquire) == &w_) {
-            st->reset(0);
-            w_.io_close(epfd_);
-        } else {
-            if (st) st->reset(0);
-            sys::close(epfd_);
-        }
+        if (fd_state* st = fd_table::find(epfd_)) st->reset(0);
+        fd_detach(epfd_);
+        sys::close(epfd_);
     }
     poll_set(const poll_set&) = delete;
     poll_set& operator=(const poll_set&) = delete;
@@ -61,6 +56,7 @@ public:
         if (ep < 0) return errno;
         epfd_ = static_cast<int>(ep);
         if (fd_state* st = fd_table::get(epfd_)) st->reset(fd_flag::known);
+        fd_attach(epfd_);
         for (nfds_t i = 0; i < n; ++i) {
             if (fds[i].fd < 0) continue;
             epoll_event ev{};
@@ -80,47 +76,56 @@ public:
         return 0;
     }
     int fd() const noexcept { return epfd_; }
+    bool single_failed = false;  // the lone fd cannot be waited on directly
 
 private:
-    worker& w_;
     int epfd_ = -1;
 };
 
-// Parks until fds look ready again (or the deadline); the caller then looks
-// with a zero timeout. 0, ETIMEDOUT, ECANCELED or an errno value.
-int park_on_pollfds(worker& w, pollfd* fds, nfds_t n, std::int64_t deadline, poll_set& set) noexcept {
-    // One fd waiting in one direction: park on it directly.
+// The fd a wait for fds goes to, and in which direction: the one fd itself
+// when one fd waits in one direction, else the private epoll set (opened on
+// first use). An errno value on failure.
+int wait_target(pollfd* fds, nfds_t n, poll_set& set, int& fd, bool& out) noexcept {
     if (n == 1 && fds[0].fd >= 0) {
         const short e = fds[0].events;
         const bool in = e & (POLLIN | POLLPRI | POLLRDHUP);
-        const bool out = e & POLLOUT;
-        if (in != out) {
-            fd_state* st = fd_table::get(fds[0].fd);
-            const int err = park_on_fd(w, fds[0].fd, st, out, deadline);
-            if (err != EPERM) return err;
-        }
+        out = e & POLLOUT;
+        fd = fds[0].fd;
+        if (in != out && !set.single_failed) return 0;
     }
     if (set.fd() < 0) {
         if (const int err = set.open(fds, n)) return err;
     }
-    fd_state* st = fd_table::find(set.fd());
-    return park_on_fd(w, set.fd(), st, false, deadline);
+    fd = set.fd();
+    out = false;
+    return 0;
 }
 
 // poll/ppoll on a fiber, after the first zero-timeout look found nothing.
+// Each round: a ticket, a look, and a wait that a change since the ticket
+// ends at once.
 int fiber_poll(worker& w, pollfd* fds, nfds_t n, std::int64_t deadline, const sigset_t* mask) noexcept {
-    poll_set set(w);
+    poll_set set;
     for (;;) {
-        int err = 0;
-        if (n == 0) {
-            err = park_until(w, deadline);  // poll(NULL, 0, t) is a sleep
-            if (err == 0) return 0;
-        } else {
-            err = park_on_pollfds(w, fds, n, deadline, set);
+        int fd = -1;
+        bool out = false;
+        if (n > 0) {
+            if (const int err = wait_target(fds, n, set, fd, out)) {
+                errno = err;
+                return -1;
+            }
         }
+        const std::uint32_t ticket = n > 0 ? fd_ticket(fd, out) : 0;
         const long r = sys::ppoll(fds, n, &zero_timeout, mask);
         if (r != 0) return static_cast<int>(r);
-        if (err == ETIMEDOUT || (deadline != no_deadline && steady_now_ns() >= deadline)) return 0;
+        if (deadline != no_deadline && steady_now_ns() >= deadline) return 0;
+        int err = n == 0 ? park_until(w, deadline)  // poll(NULL, 0, t) is a sleep
+                         : park_on_fd(w, fd, out, ticket, deadline, wait_reason::poll);
+        if (err == EPERM && fd != set.fd()) {
+            set.single_failed = true;  // a regular file: the epoll set reports it (always ready)
+            continue;
+        }
+        if (err == 0 || err == ETIMEDOUT) continue;  // look again (a last look at the deadline)
         if (err == ECANCELED) {
             errno = EINTR;  // what a blocking poll reports when it is interrupted
             return -1;
@@ -133,10 +138,10 @@ int fiber_poll(worker& w, pollfd* fds, nfds_t n, std::int64_t deadline, const si
                 errno = EINTR;
                 return -1;
             }
-        } else if (err != 0) {
-            errno = err;
-            return -1;
+            continue;
         }
+        errno = err;
+        return -1;
     }
 }
 
@@ -215,11 +220,12 @@ int epoll_wait_impl(int epfd, epoll_event* ev, int max, int timeout_ms, const si
     if (!w) return static_cast<int>(sys::epoll_pwait(epfd, ev, max, timeout_ms, mask));
     const std::int64_t deadline = deadline_from_ms(timeout_ms);
     for (;;) {
+        const std::uint32_t ticket = fd_ticket(epfd, false);
         const long r = sys::epoll_pwait(epfd, ev, max, 0, mask);
         if (r != 0 || timeout_ms == 0) return static_cast<int>(r);
         if (deadline != no_deadline && steady_now_ns() >= deadline) return 0;
         // The library's own epoll set is readable when one of its fds is ready.
-        const int err = park_on_fd(*w, epfd, fd_table::get(epfd), false, deadline);
+        const int err = park_on_fd(*w, epfd, false, ticket, deadline, wait_reason::poll);
         if (err == ETIMEDOUT) continue;  // one last look
         if (err == ECANCELED) {
             errno = EINTR;

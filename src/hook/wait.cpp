@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "hook/sys.hpp"
+#include "weft/this_fiber.hpp"
 
 namespace weft::detail::hook {
 
@@ -29,7 +30,6 @@ std::uint32_t classify(int fd, fd_state*& st) noexcept {
         const long fl = sys::fcntl(fd, F_GETFL, 0);
         if (fl >= 0 && !(fl & O_NONBLOCK) && sys::fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0) f |= fd_flag::managed;
     }
-    // Keep a registration the hooks made earlier (an fd polled before it was classified).
     st->flags.fetch_or(f, std::memory_order_acq_rel);
     return st->flags.load(std::memory_order_acquire);
 }
@@ -37,6 +37,7 @@ std::uint32_t classify(int fd, fd_state*& st) noexcept {
 void record_new_fd(int fd, bool nonblock_underneath, bool user_nonblock) noexcept {
     fd_state* st = fd_table::get(fd);
     if (!st) return;
+    fd_attach(fd);  // a new file: waiters left on an old one of this number end
     if (user_nonblock) {
         st->reset(fd_flag::known);
     } else if (nonblock_underneath) {
@@ -47,42 +48,32 @@ void record_new_fd(int fd, bool nonblock_underneath, bool user_nonblock) noexcep
 }
 
 std::int64_t deadline_after(std::int64_t timeout_ns) noexcept {
-    return timeout_ns > 0 ? steady_now_ns() + timeout_ns : no_deadline;
+    return timeout_ns > 0 ? deadline_after_ns(timeout_ns) : no_deadline;
 }
 
-int park_on_fd(worker& w, int fd, fd_state* st, bool write, std::int64_t deadline_ns) noexcept {
-    if (!st) return EBADF;
-    if (!(st->flags.load(std::memory_order_acquire) & fd_flag::registered) ||
-        st->owner.load(std::memory_order_acquire) != &w) {
-        if (std::error_code ec = w.io_register(fd)) return to_errno(ec);
-        st->owner.store(&w, std::memory_order_release);
-        st->flags.fetch_or(fd_flag::registered, std::memory_order_acq_rel);
-    }
-    std::error_code ec = w.io_wait(fd, write, deadline_ns);
-    if (ec == std::errc::bad_file_descriptor && sys::fcntl(fd, F_GETFD, 0) >= 0) {
-        // The fd is open, yet the worker does not know it: the record names
-        // an earlier worker that lived at the same address (weft::run called
-        // again on this thread). Register with this one and wait again.
-        if ((ec = w.io_register(fd))) return to_errno(ec);
-        ec = w.io_wait(fd, write, deadline_ns);
-    }
-    if (!ec) return 0;
-    if (ec == std::errc::device_or_resource_busy) {
-        // Another fiber already waits on fd in this direction (say, several
-        // fibers in accept() on one listener): the reactor keeps one waiter
-        // per direction, so this one looks again after a short sleep.
-        const std::int64_t soon = steady_now_ns() + 1'000'000;
-        return park_until(w, soon < deadline_ns ? soon : deadline_ns);
-    }
-    return to_errno(ec);
-}
-
-int park_until(worker& w, std::int64_t deadline_ns) noexcept {
+int park_on_fd(worker&, int fd, bool write, std::uint32_t ticket, std::int64_t deadline_ns,
+               wait_reason why) noexcept {
     std::error_code ec;
     try {
-        ec = w.sleep_until(deadline_ns);
+        // Open, yet not attached: made by a call the hooks do not see (or
+        // closed and made again behind them). Adopt it. A wait that a close
+        // ends reports EBADF and is not retried.
+        if (!fd_attached(fd) && sys::fcntl(fd, F_GETFD, 0) >= 0) {
+            if ((ec = fd_attach(fd))) return to_errno(ec);
+        }
+        ec = fd_wait(fd, write, ticket, deadline_ns, why);
     } catch (...) {
-        return ENOMEM;  // the timer could not be queued
+        return ENOMEM;  // the worker's reactor could not be made
+    }
+    return ec ? to_errno(ec) : 0;
+}
+
+int park_until(worker&, std::int64_t deadline_ns) noexcept {
+    std::error_code ec;
+    try {
+        ec = sleep_until_steady_ns(deadline_ns);
+    } catch (...) {
+        return ENOMEM;
     }
     return ec ? to_errno(ec) : 0;
 }

@@ -1,20 +1,20 @@
-// How a hooked call waits: a fiber parks on its worker's reactor; a plain
-// thread blocks in the kernel (ppoll) on an fd the hooks made non-blocking.
+// How a hooked call waits: a fiber waits on the poller (reactor/poller.hpp);
+// a plain thread blocks in the kernel (ppoll) on an fd the hooks made
+// non-blocking.
 #pragma once
 
 #include <cstdint>
 
 #include "hook/fd_table.hpp"
-#include "sched/worker.hpp"
+#include "platform/clock.hpp"
+#include "reactor/poller.hpp"
+#include "sched/wait.hpp"
 
 namespace weft::detail::hook {
 
 // The calling fiber's worker; nullptr on a plain thread or a worker's own
 // stack, where every hook passes straight through.
-inline worker* fiber_worker() noexcept {
-    worker* w = worker::current();
-    return w && w->on_fiber() ? w : nullptr;
-}
+inline worker* fiber_worker() noexcept { return current_fiber_worker(); }
 
 // The fd's flags, classifying it on first use from a fiber: a socket the
 // caller left blocking is switched to O_NONBLOCK underneath (managed). Stdin,
@@ -29,12 +29,14 @@ void record_new_fd(int fd, bool nonblock_underneath, bool user_nonblock) noexcep
 // steady_now + timeout, or no_deadline for 0.
 std::int64_t deadline_after(std::int64_t timeout_ns) noexcept;
 
-// Parks the calling fiber until fd is ready for reading or writing or the
-// deadline passes, registering fd with the worker's reactor first if the
-// hooks have not yet. Returns 0 (maybe early: callers retry their call) or an
-// errno value: ETIMEDOUT, ECANCELED, EBADF (closed meanwhile), or why the fd
-// cannot be registered (EPERM for regular files).
-int park_on_fd(worker& w, int fd, fd_state* st, bool write, std::int64_t deadline_ns) noexcept;
+// Parks the calling fiber until fd is ready for reading or writing (or became
+// ready since `ticket`, an fd_ticket taken before the caller's last look) or
+// the deadline passes; an fd weft has not seen yet is attached first. Returns
+// 0 (maybe early: callers retry their call) or an errno value: ETIMEDOUT,
+// ECANCELED, EBADF (closed meanwhile), or why the fd cannot be registered
+// (EPERM for regular files).
+int park_on_fd(worker& w, int fd, bool write, std::uint32_t ticket, std::int64_t deadline_ns,
+               wait_reason why = wait_reason::none) noexcept;
 
 // Blocks the calling thread in ppoll until fd is ready or the deadline passes;
 // 0, ETIMEDOUT or an errno value.

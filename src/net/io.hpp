@@ -1,5 +1,5 @@
 // The one retry loop behind every blocking socket call: try the syscall, and
-// park on the reactor only when it says EAGAIN.
+// wait on the poller only when it says EAGAIN.
 #pragma once
 
 #include <cerrno>
@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "common/assert.hpp"
+#include "reactor/poller.hpp"
 #include "sched/worker.hpp"
 
 namespace weft::detail {
@@ -29,6 +30,7 @@ long io_retry(int fd, bool write, std::int64_t deadline_ns, std::error_code& ec,
     std::int64_t d = deadline_ns;
     if ((ec = w.begin_blocking(d))) return -1;
     for (;;) {
+        const std::uint32_t ticket = fd_ticket(fd, write);
         const long n = op();
         if (n >= 0) {
             ec.clear();
@@ -39,14 +41,16 @@ long io_retry(int fd, bool write, std::int64_t deadline_ns, std::error_code& ec,
             ec = std::error_code(errno, std::generic_category());
             return -1;
         }
-        if ((ec = w.io_wait(fd, write, d))) return -1;
+        if ((ec = fd_wait(fd, write, ticket, d))) return -1;
     }
 }
 
-// A new non-blocking socket, registered with the calling fiber's worker.
+// A new non-blocking socket, attached to the poller.
 int open_socket(int family, int type, std::error_code& ec);
-// Registers an fd that is already non-blocking; closes it on failure.
+// Attaches an fd that is already non-blocking; closes it on failure.
 bool register_fd(int fd, std::error_code& ec);
+// Wakes every fiber waiting on fd, on any worker, with bad_file_descriptor,
+// then closes it. Any thread.
 void close_fd(int fd) noexcept;
 
 }  // namespace weft::detail

@@ -22,9 +22,7 @@ namespace weft::net {
 namespace weft::detail {
 
 bool register_fd(int fd, std::error_code& ec) {
-    worker* w = worker::current();
-    if (!w) fatal("weft: misuse: a socket was created outside weft::run");
-    if ((ec = w->io_register(fd))) {
+    if ((ec = fd_attach(fd))) {
         ::close(fd);
         return false;
     }
@@ -42,8 +40,8 @@ int open_socket(int family, int type, std::error_code& ec) {
 
 void close_fd(int fd) noexcept {
     if (fd < 0) return;
-    if (worker* w = worker::current()) w->io_close(fd);
-    else ::close(fd);
+    fd_detach(fd);
+    ::close(fd);
 }
 
 }  // namespace weft::detail

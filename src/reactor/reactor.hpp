@@ -1,7 +1,27 @@
-// Readiness notification: the interface every backend (epoll, kqueue) implements.
-// A worker owns one; fibers park on fds through the worker, never through this.
+// The reactor backend contract. A backend is one kernel readiness object (an
+// epoll set, a kqueue; io_uring joins here next) that one worker polls at a
+// time. Only the poller (poller.hpp) and the worker's idle loop use it;
+// fibers never see it. What every backend must do:
+//
+//   add(token)    register token.fd for edge-triggered read and write
+//                 readiness, or change an existing registration (modify);
+//                 if the fd is ready already, the next poll reports it.
+//                 Any thread: the poller moves an fd between workers'
+//                 backends. Errors: EPERM (a file that is always ready),
+//                 EBADF/ENOENT (gone), ENOMEM/ENOSPC.
+//   remove(fd)    forget fd; any thread; errors ignored (it may be gone).
+//   poll(t, ...)  wait up to t ns (< 0: forever, 0: just look) and report
+//                 events, each with the token it was registered with; only
+//                 the thread of the worker that holds the backend. An
+//                 interrupted wait reports nothing.
+//   wake()        any thread: makes a poll in progress, or the next, return.
+//
+// Events may be stale (an fd closed and reused since: its token's serial is
+// old) or spurious (nothing to read after all): the poller drops the first
+// and callers retry their I/O, so a backend never needs to be exact.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -9,11 +29,11 @@
 
 namespace weft::detail {
 
-// What a registration hands back in each event: the fd and the generation of
-// its record, so an event for a closed and reused fd can be told apart.
+// What a registration hands back in each event: the fd and the serial of that
+// registration, so an event for a closed and reused fd can be told apart.
 struct io_token {
     int fd;
-    std::uint32_t generation;
+    std::uint32_t generation;  // the registration's serial (see fd_entry::serial)
 };
 
 inline std::uint64_t pack_token(io_token t) noexcept {
@@ -35,19 +55,25 @@ public:
     virtual ~reactor() = default;
     virtual const char* name() const noexcept = 0;
 
-    // Registers fd once for edge-triggered read and write readiness.
     virtual std::error_code add(io_token token) noexcept = 0;
-    // Forgets fd; called before close. Errors are ignored: the fd may be gone already.
     virtual void remove(int fd) noexcept = 0;
-    // Waits up to timeout_ns (< 0: forever, 0: just look) and stores up to max
-    // events; returns how many. Interrupted waits return 0.
     virtual std::size_t poll(std::int64_t timeout_ns, io_event* out, std::size_t max) noexcept = 0;
-    // Makes a poll in progress, or the next one, return; safe from any thread.
     virtual void wake() noexcept = 0;
+
+    // Kept by the poller, not by backends. `waiters`: fibers (of any worker)
+    // waiting on fds registered here; the worker polls while there are any.
+    // `homed`: fd table entries that name this backend (see release_reactor).
+    std::atomic<std::int64_t> waiters{0};
+    std::atomic<std::int64_t> homed{0};
 };
 
 // The platform's backend: epoll on Linux, kqueue on the BSDs and macOS.
 // Throws std::system_error if the kernel object cannot be created.
 std::unique_ptr<reactor> make_platform_reactor();
+
+// A worker's backend. Throws std::system_error. release_reactor() destroys
+// it once every fd table entry has forgotten it.
+reactor* acquire_reactor();
+void release_reactor(reactor* r) noexcept;
 
 }  // namespace weft::detail

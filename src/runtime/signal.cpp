@@ -10,9 +10,11 @@
 #include <atomic>
 #include <cerrno>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "common/assert.hpp"
+#include "reactor/poller.hpp"
 #include "sched/worker.hpp"
 
 namespace weft {
@@ -83,9 +85,8 @@ public:
     ~registration() {
         slot_->fd.store(-1, std::memory_order_release);
         ::close(write_fd_);
-        detail::worker* w = detail::worker::current();
-        if (registered_) w->io_close(read_fd_);
-        else ::close(read_fd_);
+        if (registered_) detail::fd_detach(read_fd_);  // its waiter is this fiber, done by now
+        ::close(read_fd_);
     }
     int read_fd() const noexcept { return read_fd_; }
     bool registered_ = false;
@@ -111,15 +112,23 @@ int signal_wait(std::initializer_list<int> signals, std::error_code& ec) {
         ec = std::make_error_code(std::errc::invalid_argument);
         return 0;
     }
-    registration reg(mask);
+    std::optional<registration> slot;
+    try {
+        slot.emplace(mask);
+    } catch (const std::system_error& e) {
+        ec = e.code();  // every slot taken, or no pipe to be had
+        return 0;
+    }
+    registration& reg = *slot;
     for (int sig : signals) install(sig);
     detail::worker* w = detail::worker::current();
     const bool on_fiber = w && w->on_fiber();
     if (on_fiber) {
-        if ((ec = w->io_register(reg.read_fd()))) return 0;
+        if ((ec = detail::fd_attach(reg.read_fd()))) return 0;
         reg.registered_ = true;
     }
     for (;;) {
+        const std::uint32_t ticket = detail::fd_ticket(reg.read_fd(), false);
         unsigned char b;
         const ssize_t n = ::read(reg.read_fd(), &b, 1);
         if (n == 1) return b;
@@ -128,7 +137,8 @@ int signal_wait(std::initializer_list<int> signals, std::error_code& ec) {
             return 0;
         }
         if (on_fiber) {
-            if ((ec = w->io_wait(reg.read_fd(), false, detail::no_deadline))) return 0;
+            if ((ec = detail::fd_wait(reg.read_fd(), false, ticket, detail::no_deadline, detail::wait_reason::signal)))
+                return 0;
         } else {
             pollfd p{reg.read_fd(), POLLIN, 0};
             ::poll(&p, 1, -1);

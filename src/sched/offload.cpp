@@ -1,5 +1,5 @@
 // The offload pool: a few plain threads that run blocking functions for
-// fibers and wake them through their worker's remote queue. Its queue is
+// fibers and end their waits (sched/wait.hpp) when done. Its queue is
 // bounded: a fiber submitting to a full queue parks until a slot frees.
 #include <condition_variable>
 #include <deque>
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/assert.hpp"
+#include "sched/wait.hpp"
 #include "sched/worker.hpp"
 #include "weft/offload.hpp"
 
@@ -21,17 +22,14 @@ bool started = false;    // guarded by config_mu
 struct job {
     void (*fn)(void*) noexcept;
     void* ctx;
-    worker* owner;
-    fiber* waiter;
-    std::uint64_t seq;
+    waiter* done;  // the submitting fiber's wait, ended when fn returns
 };
 
-// A fiber waiting for room in a full queue.
-struct submitter {
-    worker* owner;
-    fiber* f;
-    std::uint64_t seq;
-};
+// Ends a wait that has no deadline and no cancel: the claim always succeeds.
+void notify(waiter* w) noexcept {
+    wake_target t;
+    if (claim(*w, t)) deliver(t);
+}
 
 // Never destroyed: its threads may still be inside a blocking call at exit.
 class offload_pool {
@@ -45,11 +43,11 @@ public:
         return *pool;
     }
     // Queues j, or returns false and lists `waiting` to be woken when a slot frees.
-    bool try_submit(const job& j, const submitter* waiting) {
+    bool try_submit(const job& j, waiter* waiting) {
         {
             std::lock_guard<std::mutex> lock(mu_);
             if (jobs_.size() >= capacity_) {
-                if (waiting) submitters_.push_back(*waiting);
+                submitters_.push_back(waiting);
                 return false;
             }
             jobs_.push_back(j);
@@ -66,7 +64,7 @@ private:
     [[noreturn]] void run() {
         for (;;) {
             job j;
-            std::optional<submitter> room;
+            waiter* room = nullptr;
             {
                 std::unique_lock<std::mutex> lock(mu_);
                 cv_.wait(lock, [this] { return !jobs_.empty(); });
@@ -77,16 +75,16 @@ private:
                     submitters_.pop_front();
                 }
             }
-            if (room) room->owner->remote_wake(room->f, room->seq);  // it retries, FIFO among waiters
+            if (room) notify(room);  // it retries, FIFO among waiters
             j.fn(j.ctx);
-            j.owner->remote_wake(j.waiter, j.seq);
+            notify(j.done);
         }
     }
     const std::size_t capacity_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<job> jobs_;
-    std::deque<submitter> submitters_;
+    std::deque<waiter*> submitters_;  // fibers waiting for room in a full queue
 };
 }  // namespace
 
@@ -102,25 +100,19 @@ void offload_run(void (*fn)(void*) noexcept, void* ctx) {
         fn(ctx);  // no reactor to be woken through: block this worker rather than fail
         return;
     }
-    fiber* self = w->running();
     offload_pool& pool = offload_pool::get();
     for (;;) {
-        // Backpressure: a full queue parks the submitter until a pool thread
-        // takes a job, then it tries again.
-        const std::uint64_t seq = w->begin_remote_wait();
-        const submitter me{w, self, seq};
-        self->wait_reason = "offload";
-        if (pool.try_submit(job{fn, ctx, w, self, seq}, &me)) {
-            // Not cancelable, no deadline: only the pool's wake ends this park.
-            while (w->park_until(no_deadline, /*cancelable=*/false) != wake_reason::ready) {
-            }
-            w->end_remote_wait();
-            return;
-        }
-        self->wait_reason = "offload queue full";
-        while (w->park_until(no_deadline, /*cancelable=*/false) != wake_reason::ready) {
-        }
-        w->end_remote_wait();
+        // Not cancelable, no deadline: only the pool ends this wait. A full
+        // queue lists the same wait for room instead (backpressure); then the
+        // submitter tries again.
+        waiter wt;
+        std::int64_t d = no_deadline;
+        prepare_wait(wt, d, /*cancelable=*/false, /*honour_scope=*/false);
+        arm(wt, wait_reason::offload);
+        const bool queued = pool.try_submit(job{fn, ctx, &wt}, &wt);
+        if (!queued) w->running()->waiting_on = wait_reason::offload_queue;
+        block(wt, no_deadline, /*cancelable=*/false);
+        if (queued) return;
     }
 }
 

@@ -1,13 +1,9 @@
 // The worker: fiber start and exit, direct fiber-to-fiber switching, timers,
-// I/O waits, the idle loop and the deadlock report. Wake-ups from other
+// polling its reactor, the idle loop and the deadlock report. Wake-ups from other
 // threads, stealing and freeing are in worker_remote.cpp.
 #include "sched/worker.hpp"
 
 #include <time.h>
-#include <unistd.h>
-#if __has_include(<sys/single_threaded.h>)
-#include <sys/single_threaded.h>
-#endif
 
 #include <cxxabi.h>
 
@@ -20,7 +16,9 @@
 
 #include "common/assert.hpp"
 #include "context/context.hpp"
+#include "reactor/poller.hpp"
 #include "sched/overflow.hpp"
+#include "sched/wait.hpp"
 
 namespace weft::detail {
 
@@ -39,28 +37,6 @@ constexpr std::int64_t trim_interval_ns = 200'000'000;
 // before the switch.
 __attribute__((noipa)) worker* worker_uncached() noexcept { return this_worker; }
 
-namespace {
-bool alone_in_process() noexcept {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-    return __libc_single_threaded;
-#else
-    return false;
-#endif
-}
-}  // namespace
-
-std::int64_t coarse_now_ns() noexcept {
-    timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-std::int64_t steady_now_ns() noexcept {
-    timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 worker::worker(worker_group* group, unsigned index) : group_(group), index_(index) {
     if (this_worker)
         fatal("weft: misuse: weft::run called on a thread that is already running weft::run");
@@ -73,7 +49,7 @@ worker::worker(worker_group* group, unsigned index) : group_(group), index_(inde
     annotate_thread(main_.annot);
     install_overflow_handler();
     // A runtime's workers are woken by each other from the start.
-    if (group_) reactor_ = make_platform_reactor();
+    if (group_) reactor_ = acquire_reactor();
 }
 
 worker::~worker() {
@@ -82,6 +58,7 @@ worker::~worker() {
         fatal("weft: fiber '%s' #%llu outlived weft::run", f->name,
               static_cast<unsigned long long>(f->id));
     if (this_worker == this) thread_exit();
+    if (reactor_) release_reactor(reactor_);
 }
 
 void worker::thread_exit() noexcept {
@@ -126,8 +103,7 @@ void worker::start(fiber* f) noexcept {
 
 void worker::schedule(fiber* f) noexcept {
     f->state = fiber_state::ready;
-    f->wait_reason = "";
-    f->wait_fd = -1;
+    f->waiting_on = wait_reason::none;
     ready_.push(f);
 }
 
@@ -159,7 +135,7 @@ void worker::maintenance() noexcept {
         if (group_->stop_requested.load(std::memory_order_relaxed)) check_group_stop(steady_now_ns());
     }
     if (!timers_.empty()) fire_timers(steady_now_ns());
-    if (io_waiters_ > 0) poll_io(0);
+    if (io_pending()) poll_io(0);
 }
 
 fiber* worker::next_runnable() noexcept {
@@ -170,17 +146,7 @@ fiber* worker::next_runnable() noexcept {
 
 void worker::poll_io(std::int64_t timeout_ns) noexcept {
     io_event events[256];
-    const std::size_t n = reactor_->poll(timeout_ns, events, 256);
-    for (std::size_t i = 0; i < n; ++i) {
-        const io_event& ev = events[i];
-        const auto fd = static_cast<std::size_t>(ev.token.fd);
-        // A stale event for a closed (and maybe reused) fd carries an old generation.
-        if (fd >= fds_.size() || !fds_[fd].registered || fds_[fd].generation != ev.token.generation)
-            continue;
-        fd_record& r = fds_[fd];
-        if ((ev.readable || ev.error) && r.waiter[0]) wake(r.waiter[0], wake_reason::ready);
-        if ((ev.writable || ev.error) && r.waiter[1]) wake(r.waiter[1], wake_reason::ready);
-    }
+    fd_dispatch(events, reactor_->poll(timeout_ns, events, 256));
 }
 
 void worker::switch_to(fiber* next, bool exiting) noexcept {
@@ -245,7 +211,7 @@ void worker::retire(fiber* f) noexcept {
     const std::uintptr_t old = f->join_state.exchange(join_done, std::memory_order_acq_rel);
     if (old == join_running) return;
     if (old != join_detached) {
-        wake_joiner(reinterpret_cast<join_wait*>(old));
+        wake_joiner(reinterpret_cast<waiter*>(old));
         return;
     }
     {
@@ -329,131 +295,13 @@ std::error_code worker::sleep_until(std::int64_t deadline_ns) {
         return ec;  // an enclosing scope's deadline already passed
     }
     current_->state = fiber_state::sleeping;
-    current_->wait_reason = "sleep";
-    switch (park_until(effective, /*cancelable=*/true)) {
-        case wake_reason::canceled: return std::make_error_code(std::errc::operation_canceled);
-        case wake_reason::timeout:
+    switch (sleep_wait(effective, /*cancelable=*/true, wait_reason::sleep)) {
+        case wait_outcome::canceled: return std::make_error_code(std::errc::operation_canceled);
+        case wait_outcome::timed_out:
             if (effective < deadline_ns) return std::make_error_code(std::errc::timed_out);
             return {};
         default: return {};
     }
-}
-
-// ---- I/O readiness --------------------------------------------------------
-
-namespace {
-// Process-wide, per fd: bumped whenever weft registers or closes the fd on any
-// worker. A worker's own record of an older epoch is stale: the fd was made
-// (or closed) elsewhere, e.g. a socket accepted on one worker and served by a
-// fiber another worker took before it started. Chunks are made on first use.
-class fd_epochs {
-public:
-    std::atomic<std::uint32_t>* slot(int fd) noexcept {
-        const auto i = static_cast<std::size_t>(fd);
-        if (i >= chunk_size * chunk_count) return nullptr;
-        std::atomic<std::atomic<std::uint32_t>*>& c = chunks_[i / chunk_size];
-        std::atomic<std::uint32_t>* p = c.load(std::memory_order_acquire);
-        if (!p) {
-            auto* fresh = new (std::nothrow) std::atomic<std::uint32_t>[chunk_size]();
-            if (!fresh) return nullptr;
-            if (c.compare_exchange_strong(p, fresh, std::memory_order_acq_rel)) p = fresh;
-            else delete[] fresh;
-        }
-        return &p[i % chunk_size];
-    }
-
-private:
-    static constexpr std::size_t chunk_size = 4096, chunk_count = 1024;  // 4 Mi fds
-    std::atomic<std::atomic<std::uint32_t>*> chunks_[chunk_count] = {};
-};
-fd_epochs global_fd_epochs;  // never destroyed: chunks live as long as the process
-
-std::uint32_t bump_epoch(int fd) noexcept {
-    std::atomic<std::uint32_t>* e = global_fd_epochs.slot(fd);
-    return e ? e->fetch_add(1, std::memory_order_acq_rel) + 1 : 0;
-}
-}  // namespace
-
-std::error_code worker::add_fd(int fd, std::uint32_t epoch) noexcept {
-    try {
-        if (!reactor_) reactor_ = make_platform_reactor();
-        if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 64);
-    } catch (const std::system_error& e) {
-        return e.code();
-    } catch (const std::bad_alloc&) {
-        return std::make_error_code(std::errc::not_enough_memory);
-    }
-    fd_record& r = fds_[static_cast<std::size_t>(fd)];
-    for (fiber*& w : r.waiter) {  // waiting on a file that is gone
-        if (w) wake(w, wake_reason::closed);
-        w = nullptr;
-    }
-    ++r.generation;
-    r.registered = false;
-    if (std::error_code ec = reactor_->add(io_token{fd, r.generation})) return ec;
-    r.registered = true;
-    r.epoch = epoch;
-    return {};
-}
-
-std::error_code worker::io_register(int fd) noexcept {
-    if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
-    return add_fd(fd, bump_epoch(fd));
-}
-
-std::error_code worker::io_wait(int fd, bool write, std::int64_t deadline_ns) {
-    if (!on_fiber()) fatal("weft: misuse: a blocking socket call was made outside a fiber");
-    if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
-    // Registered here, and still the same file? Else, if weft registered it
-    // on some worker, register it here too (epoll reports it at once if it
-    // became ready meanwhile).
-    const std::atomic<std::uint32_t>* e = global_fd_epochs.slot(fd);
-    const std::uint32_t epoch = e ? e->load(std::memory_order_acquire) : 0;
-    const bool here = static_cast<std::size_t>(fd) < fds_.size() && fds_[static_cast<std::size_t>(fd)].registered;
-    if (!here || fds_[static_cast<std::size_t>(fd)].epoch != epoch) {
-        if (epoch == 0) return std::make_error_code(std::errc::bad_file_descriptor);  // not weft's
-        if (std::error_code ec = add_fd(fd, epoch)) {
-            if (ec == std::errc::no_such_file_or_directory || ec == std::errc::operation_not_permitted)
-                return std::make_error_code(std::errc::bad_file_descriptor);
-            return ec;
-        }
-    }
-    if (std::error_code ec = begin_blocking(deadline_ns)) return ec;
-    const int dir = write ? 1 : 0;
-    fiber* self = current_;
-    if (fds_[static_cast<std::size_t>(fd)].waiter[dir])
-        return std::make_error_code(std::errc::device_or_resource_busy);  // one waiter per direction
-    fds_[static_cast<std::size_t>(fd)].waiter[dir] = self;
-    ++io_waiters_;
-    self->wait_reason = write ? "write" : "read";
-    self->wait_fd = fd;
-    const wake_reason why = park_until(deadline_ns, /*cancelable=*/true);
-    --io_waiters_;
-    fd_record& r = fds_[static_cast<std::size_t>(fd)];  // fds_ may have grown meanwhile
-    if (r.waiter[dir] == self) r.waiter[dir] = nullptr;
-    switch (why) {
-        case wake_reason::timeout: return std::make_error_code(std::errc::timed_out);
-        case wake_reason::canceled: return std::make_error_code(std::errc::operation_canceled);
-        case wake_reason::closed: return std::make_error_code(std::errc::bad_file_descriptor);
-        default: return {};
-    }
-}
-
-void worker::io_close(int fd) noexcept {
-    if (fd >= 0 && static_cast<std::size_t>(fd) < fds_.size()) {
-        fd_record& r = fds_[static_cast<std::size_t>(fd)];
-        if (r.registered) {
-            for (fiber*& w : r.waiter) {
-                if (w) wake(w, wake_reason::closed);
-                w = nullptr;
-            }
-            reactor_->remove(fd);
-            r.registered = false;
-            ++r.generation;
-        }
-    }
-    bump_epoch(fd);  // other workers' records of it are stale now
-    ::close(fd);
 }
 
 void worker::loop() {
@@ -477,7 +325,7 @@ void worker::loop() {
         if (timer_node* t = timers_.top()) {
             timeout = t->deadline_ns - steady_now_ns();
             if (timeout < 0) timeout = 0;
-        } else if (!group_ && io_waiters_ == 0 && (remote_waiters_ == 0 || alone_in_process())) {
+        } else if (!group_ && !io_pending() && (remote_waiters_ == 0 || process_single_threaded())) {
             // Waits on sync primitives count as wakeable from other threads,
             // unless the process has no other thread to do it.
             report_deadlock();
@@ -511,7 +359,7 @@ void worker::dump(std::ostream& os) const {
     const std::int64_t now = coarse_now_ns();
     for (fiber* f = all_; f; f = f->all_next) {
         os << "  #" << f->id << " '" << f->name << "' " << to_string(f->state);
-        if (*f->wait_reason) os << " on " << f->wait_reason;
+        if (f->waiting_on != wait_reason::none) os << " on " << to_string(f->waiting_on);
         if (f->wait_fd >= 0) os << " fd " << f->wait_fd;
         if (f->state == fiber_state::blocked || f->state == fiber_state::sleeping)
             os << " for " << (now - f->wait_since_ns) / 1'000'000 << " ms";

@@ -8,24 +8,22 @@
 #include <iosfwd>
 #include <latch>
 #include <atomic>
-#include <memory>
 #include <mutex>
 #include <system_error>
 #include <vector>
 
 #include "fiber/fiber.hpp"
+#include "platform/clock.hpp"
 #include "reactor/reactor.hpp"
 #include "sched/run_queue.hpp"
 #include "sched/timer_heap.hpp"
 #include "stack/stack_pool.hpp"
+#include "weft/detail/wait_queue.hpp"
 
 namespace weft::detail {
 
-std::int64_t steady_now_ns() noexcept;
-// A few ms of resolution, a fraction of the cost: for "blocked for" in dumps.
-std::int64_t coarse_now_ns() noexcept;
-
 class worker;
+struct waiter;
 
 // The workers of one weft::runtime, fixed once they have all started.
 struct worker_group {
@@ -33,7 +31,8 @@ struct worker_group {
     // Fibers started and not yet finished, on every worker and in transit
     // between them; runtime::run waits for zero.
     std::atomic<std::size_t> live{0};
-    std::atomic<std::uint32_t> quiet_epoch{0};  // futex word, bumped when live reaches zero
+    spinlock quiet_lock;
+    wait_list quiet_waiters;  // threads in wait_quiet(), woken when live reaches zero
     std::atomic<bool> stopping{false};          // workers leave their loops once idle
     std::atomic<bool> stop_requested{false};    // runtime::stop() was called
     // When runtime::stop()'s grace ends: from then on every fiber is canceled.
@@ -48,17 +47,8 @@ struct worker_group {
     worker* pick(int placement) noexcept;  // any_worker / current_worker / an index
     void fiber_started() noexcept { live.fetch_add(1, std::memory_order_relaxed); }
     void fiber_finished() noexcept;
-    void wait_quiet() noexcept;  // blocks the calling thread until live == 0
+    void wait_quiet();  // blocks the calling thread (or fiber) until live == 0
     void wake_all() noexcept;    // every worker re-reads the group's flags
-};
-
-// A joiner waiting for a fiber to finish: a fiber (on any worker) or a plain
-// thread sleeping on `done`. Lives on the joiner's stack.
-struct join_wait {
-    fiber* f = nullptr;
-    worker* w = nullptr;
-    std::uint64_t seq = 0;
-    std::atomic<std::uint32_t> done{0};
 };
 
 // initial-exec: libweft.a is built PIC, and the default TLS model for PIC
@@ -113,12 +103,9 @@ public:
     // first, operation_canceled on cancel().
     std::error_code sleep_until(std::int64_t deadline_ns);
 
-    // ---- I/O readiness (the reactor is created on first use) ----
-    std::error_code io_register(int fd) noexcept;
-    // Parks until fd is ready in that direction (after the caller saw EAGAIN).
-    std::error_code io_wait(int fd, bool write, std::int64_t deadline_ns);
-    // Wakes every fiber waiting on fd with bad_file_descriptor, forgets it, closes it.
-    void io_close(int fd) noexcept;
+    // The backend fd waits of this worker's fibers register with (see
+    // reactor/poller.hpp); after ensure_reactor().
+    reactor* io_reactor() const noexcept { return reactor_; }
 
     // ---- wake-ups from other threads ----
     // The running fiber is about to park in a wait that another thread may
@@ -170,7 +157,7 @@ private:
     void adopt(fiber* f) noexcept;          // a fiber handed to this worker
     void release_here(fiber* f) noexcept;   // frees f into this worker's pool
     void purge_remote(fiber* f) noexcept;   // drops queued entries naming f
-    void wake_joiner(join_wait* jw) noexcept;
+    static void wake_joiner(waiter* jw) noexcept;
     void give_work(worker* thief) noexcept;
     void ask_for_work() noexcept;
     void idle_wait(std::int64_t timeout_ns) noexcept;
@@ -180,7 +167,9 @@ private:
     void fire_timers(std::int64_t now) noexcept;
     void maintenance() noexcept;  // timers and non-blocking I/O poll, every few switches
     void poll_io(std::int64_t timeout_ns) noexcept;
-    std::error_code add_fd(int fd, std::uint32_t epoch) noexcept;
+    bool io_pending() const noexcept {
+        return reactor_ && reactor_->waiters.load(std::memory_order_relaxed) > 0;
+    }
     void drain_remote() noexcept;
     static bool stealable(const fiber* f) noexcept {
         return !f->pinned && (!f->started || (f->migratable && f->yielded));
@@ -201,15 +190,7 @@ private:
     unsigned ticks_ = 0;
     std::int64_t last_trim_ns_ = 0;
 
-    struct fd_record {
-        std::uint32_t generation = 0;
-        std::uint32_t epoch = 0;  // the process-wide epoch of the fd when registered here
-        bool registered = false;
-        fiber* waiter[2] = {nullptr, nullptr};  // [0] read, [1] write
-    };
-    std::unique_ptr<reactor> reactor_;
-    std::vector<fd_record> fds_;  // indexed by fd
-    std::size_t io_waiters_ = 0;
+    reactor* reactor_ = nullptr;  // from the process-wide pool, made on first use
 
     // Wake-ups, cancels, new fibers and frees from other threads. Entries are
     // processed under the lock, so a fiber named by one cannot be freed by

@@ -1,31 +1,16 @@
 // The worker's dealings with other threads: the remote queue (wake-ups,
 // cancels, new fibers, frees), joining and freeing fibers from any thread,
 // handing unstarted fibers to idle workers, and sleeping when idle.
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <climits>
 
 #include "common/assert.hpp"
+#include "sched/wait.hpp"
 #include "sched/worker.hpp"
 
 namespace weft::detail {
 
 namespace {
-long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val) noexcept {
-    return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op, val, nullptr, nullptr, 0);
-}
-
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-}
-
 // How far an idle worker looks into a victim's run queue for fibers to take.
 constexpr std::size_t steal_scan_limit = 256;
 }  // namespace
@@ -39,17 +24,31 @@ worker* worker_group::pick(int placement) noexcept {
 }
 
 void worker_group::fiber_finished() noexcept {
-    if (live.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        quiet_epoch.fetch_add(1, std::memory_order_release);
-        futex(&quiet_epoch, FUTEX_WAKE_PRIVATE, INT_MAX);
+    if (live.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    quiet_lock.lock();
+    wake_target t;
+    while (claim_front(quiet_waiters, t)) {
+        quiet_lock.unlock();
+        deliver(t);
+        quiet_lock.lock();
     }
+    quiet_lock.unlock();
 }
 
-void worker_group::wait_quiet() noexcept {
+void worker_group::wait_quiet() {
     for (;;) {
-        const std::uint32_t epoch = quiet_epoch.load(std::memory_order_acquire);
-        if (live.load(std::memory_order_acquire) == 0) return;
-        futex(&quiet_epoch, FUTEX_WAIT_PRIVATE, epoch);
+        waiter w;
+        std::int64_t d = no_deadline;
+        prepare_wait(w, d, /*cancelable=*/false, /*honour_scope=*/false);
+        quiet_lock.lock();
+        if (live.load(std::memory_order_acquire) == 0) {
+            quiet_lock.unlock();
+            return;
+        }
+        arm(w, wait_reason::quiescence);
+        quiet_waiters.push_back(&w);
+        quiet_lock.unlock();
+        block(w, no_deadline, /*cancelable=*/false);
     }
 }
 
@@ -60,7 +59,7 @@ void worker_group::wake_all() noexcept {
 // ---- the remote queue --------------------------------------------------------
 
 void worker::ensure_reactor() {
-    if (!reactor_) reactor_ = make_platform_reactor();
+    if (!reactor_) reactor_ = acquire_reactor();
 }
 
 std::uint64_t worker::begin_remote_wait() noexcept {
@@ -162,57 +161,28 @@ void worker::check_group_stop(std::int64_t now) noexcept {
 
 // ---- joining, freeing and canceling from any thread ------------------------------
 
-void worker::wake_joiner(join_wait* jw) noexcept {
-    if (fiber* jf = jw->f) {
-        worker* jwk = jw->w;
-        const std::uint64_t seq = jw->seq;
-        // `done` before the wake-up: the joiner parks until it sees it, and
-        // nothing else wakes that park, so jw is still there for the wake.
-        jw->done.store(1, std::memory_order_release);
-        if (jwk == this) wake(jf, wake_reason::ready);
-        else jwk->remote_wake(jf, seq);
-        return;
-    }
-    jw->done.store(1, std::memory_order_release);
-    // The thread may have seen `done` already and left; a wake on a dead
-    // futex word is harmless.
-    futex(&jw->done, FUTEX_WAKE_PRIVATE, 1);
+void worker::wake_joiner(waiter* jw) noexcept {
+    wake_target t;
+    if (claim(*jw, t)) deliver(t);  // a join wait has no deadline and no cancel: always claimed
 }
 
 void worker::join_any(fiber* f) {
     if (f->join_state.load(std::memory_order_acquire) != join_done) {
         worker* w = this_worker;
-        join_wait jw;
-        if (w && w->on_fiber()) {
-            fiber* self = w->current_;
-            // The deadlock report must know whether another thread may end this wait.
-            const bool remote = w->group_ || f->owner.load(std::memory_order_acquire) != w;
-            jw.f = self;
-            jw.w = w;
-            if (remote) {
-                w->ensure_reactor();
-                jw.seq = w->begin_remote_wait();
-            } else {
-                jw.seq = bump_wait_seq(self);
-            }
-            std::uintptr_t expected = join_running;
-            if (f->join_state.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&jw),
-                                                      std::memory_order_acq_rel)) {
-                self->wait_reason = "join";
-                while (!jw.done.load(std::memory_order_acquire)) w->park_until(no_deadline, false);
-            }
-            if (remote) w->end_remote_wait();
-            else bump_wait_seq(self);
-        } else if (w) {
+        if (w && !w->on_fiber())
             fatal("weft: misuse: join of unfinished fiber '%s' #%llu called outside a fiber", f->name,
                   static_cast<unsigned long long>(f->id));
-        } else {
-            std::uintptr_t expected = join_running;
-            if (f->join_state.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&jw),
-                                                      std::memory_order_acq_rel)) {
-                while (!jw.done.load(std::memory_order_acquire)) futex(&jw.done, FUTEX_WAIT_PRIVATE, 0);
-            }
-        }
+        waiter jw;
+        std::int64_t d = no_deadline;
+        // The deadlock report must know whether another thread may end this wait.
+        const bool remote = !w || w->group_ || f->owner.load(std::memory_order_acquire) != w;
+        prepare_wait(jw, d, /*cancelable=*/false, /*honour_scope=*/false);
+        arm(jw, wait_reason::join, remote);
+        std::uintptr_t expected = join_running;
+        if (!f->join_state.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&jw),
+                                                   std::memory_order_acq_rel))
+            wake_joiner(&jw);  // it finished meanwhile: end our own wait at once
+        block(jw, no_deadline, /*cancelable=*/false);
     }
     std::exception_ptr error = std::move(f->error);
     free_fiber(f);

@@ -24,7 +24,7 @@
 
 #include "common/assert.hpp"
 #include "sched/worker.hpp"
-#include "sync/waiter.hpp"
+#include "sched/wait.hpp"
 
 namespace weft::detail {
 
@@ -208,14 +208,13 @@ struct chan_engine {
             return failed(pre == wait_outcome::canceled ? std::errc::operation_canceled : std::errc::timed_out,
                           deadline_ns);
         }
-        arm(w);
+        arm(w, op.send ? wait_reason::channel_send : wait_reason::channel_recv);
         chan_node& nd = op.node;
         nd.w = &w;
         nd.value = op.value;
         nd.done = nd.closed = false;
         chan_node_list& list = op.send ? c.senders_ : c.receivers_;
         list.push_back(&nd);
-        if (w.f) w.f->wait_reason = op.send ? "channel send" : "channel recv";
         c.lock_.unlock();
 
         const wait_outcome out = block(w, d, /*cancelable=*/true);
@@ -295,7 +294,7 @@ struct chan_engine {
                           deadline_ns);
         }
 
-        arm(w);
+        arm(w, wait_reason::select);
         for (std::size_t i = 0; i < n; ++i) {
             chan_node& nd = ops[i].node;
             nd.w = &w;
@@ -304,7 +303,6 @@ struct chan_engine {
             chan_core& c = *ops[i].ch;
             (ops[i].send ? c.senders_ : c.receivers_).push_back(&nd);
         }
-        if (w.f) w.f->wait_reason = "select";
         locks.unlock();
 
         const wait_outcome out = block(w, d, /*cancelable=*/true);

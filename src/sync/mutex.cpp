@@ -6,7 +6,7 @@
 #include <new>
 #include <vector>
 
-#include "sync/waiter.hpp"
+#include "sched/wait.hpp"
 
 namespace weft {
 
@@ -30,7 +30,7 @@ bool mutex::lock_slow(std::int64_t deadline_ns, bool cancelable) {
         if (s == 1 && !state_.compare_exchange_weak(s, 2, std::memory_order_relaxed)) continue;
         break;
     }
-    detail::arm(w);
+    detail::arm(w, detail::wait_reason::mutex);
     waiters_.push_back(&w);
     guard_.unlock();
     if (detail::block(w, d, cancelable) == wait_outcome::notified) return true;  // handed over
@@ -90,7 +90,7 @@ std::cv_status condition_variable::wait_until_ns(std::unique_lock<mutex>& lk, st
     // Not cancelable (no error path), but a deadline_scope ends it as a timeout.
     if (detail::prepare_wait(w, d, false, true) != wait_outcome::waiting) return std::cv_status::timeout;
     guard_.lock();
-    detail::arm(w);
+    detail::arm(w, detail::wait_reason::condition_variable);
     waiters_.push_back(&w);
     guard_.unlock();
     lk.unlock();

@@ -22,7 +22,7 @@
 
 #include "common/assert.hpp"
 #include "sched/worker.hpp"
-#include "sync/waiter.hpp"
+#include "sched/wait.hpp"
 
 namespace weft {
 
@@ -45,7 +45,7 @@ std::error_code to_error(wait_outcome r) noexcept {
 // no deadline, no cancel, no deadline_scope; only a notification ends it.
 template <class Ready>
 std::error_code wait_on(detail::spinlock& guard, detail::wait_list& list, std::int64_t deadline_ns,
-                        bool unfailing, Ready ready) {
+                        bool unfailing, detail::wait_reason why, Ready ready) {
     detail::waiter w;
     std::int64_t d = deadline_ns;
     const bool cancelable = !unfailing;
@@ -60,7 +60,7 @@ std::error_code wait_on(detail::spinlock& guard, detail::wait_list& list, std::i
         guard.unlock();
         return to_error(pre);
     }
-    detail::arm(w);
+    detail::arm(w, why);
     list.push_back(&w);
     guard.unlock();
     const wait_outcome r = detail::block(w, d, cancelable);
@@ -99,7 +99,7 @@ bool semaphore::try_acquire() noexcept {
 }
 
 std::error_code semaphore::acquire_until_ns(std::int64_t deadline_ns) {
-    return wait_on(guard_, waiters_, deadline_ns, false, [&] {
+    return wait_on(guard_, waiters_, deadline_ns, false, detail::wait_reason::semaphore, [&] {
         if (count_ == 0) return false;
         --count_;
         return true;
@@ -154,7 +154,7 @@ void event::wait() {
 }
 
 std::error_code event::wait_until_ns(std::int64_t deadline_ns) {
-    return wait_on(guard_, waiters_, deadline_ns, false, [&] {
+    return wait_on(guard_, waiters_, deadline_ns, false, detail::wait_reason::event, [&] {
         if (!set_) return false;
         if (mode_ == auto_reset) set_ = false;
         return true;
@@ -182,7 +182,7 @@ void wait_group::wait() {
 }
 
 std::error_code wait_group::wait_until_ns(std::int64_t deadline_ns) {
-    return wait_on(guard_, waiters_, deadline_ns, false, [&] { return count_ == 0; });
+    return wait_on(guard_, waiters_, deadline_ns, false, detail::wait_reason::wait_group, [&] { return count_ == 0; });
 }
 
 // ---- barrier ------------------------------------------------------------------
@@ -196,7 +196,7 @@ bool barrier::arrive_and_wait() {
     // Each arrival is its own waiter; a phase's waiters are exactly the list
     // when the last one arrives, so a waiter woken into the next phase cannot
     // be confused with a newcomer.
-    wait_on(guard_, waiters_, detail::no_deadline, true, [&] {
+    wait_on(guard_, waiters_, detail::no_deadline, true, detail::wait_reason::barrier, [&] {
         if (++arrived_ < parties_) return false;
         arrived_ = 0;
         serial = true;
@@ -210,7 +210,7 @@ bool barrier::arrive_and_wait() {
 
 bool once_flag::begin() {
     bool run = false;
-    wait_on(guard_, waiters_, detail::no_deadline, true, [&] {
+    wait_on(guard_, waiters_, detail::no_deadline, true, detail::wait_reason::call_once, [&] {
         const std::uint32_t s = state_.load(std::memory_order_relaxed);
         if (s == done) return true;
         if (s == running) return false;
@@ -251,13 +251,13 @@ bool detail::future_state_base::is_ready() const noexcept {
 }
 
 std::error_code detail::future_state_base::wait_until_ns(std::int64_t deadline_ns) {
-    return wait_on(guard_, waiters_, deadline_ns, false, [&] { return ready_; });
+    return wait_on(guard_, waiters_, deadline_ns, false, detail::wait_reason::future, [&] { return ready_; });
 }
 
 // ---- shared_mutex -------------------------------------------------------------
 
 void shared_mutex::lock() {
-    wait_on(guard_, writers_, detail::no_deadline, true, [&] {
+    wait_on(guard_, writers_, detail::no_deadline, true, detail::wait_reason::shared_mutex, [&] {
         if (writer_ || readers_ != 0) return false;
         WEFT_ASSERT(writers_.empty() && readers_q_.empty(), "a free shared_mutex has no waiters");
         writer_ = true;
@@ -292,7 +292,7 @@ void shared_mutex::unlock() noexcept {
 
 void shared_mutex::lock_shared() {
     // A reader queued here was let in by unlock(), which counted it.
-    wait_on(guard_, readers_q_, detail::no_deadline, true, [&] {
+    wait_on(guard_, readers_q_, detail::no_deadline, true, detail::wait_reason::shared_mutex, [&] {
         if (writer_ || !writers_.empty()) return false;
         ++readers_;
         return true;

@@ -1,17 +1,12 @@
-// Waiters: fibers park through their worker, threads sleep on a futex; the
-// state word decides who ends a wait, so racing ends never double-wake.
-#include "sync/waiter.hpp"
+// Waiters: fibers park through their worker, threads sleep on the futex
+// wrapper; the state word decides who ends a wait, so racing ends never
+// double-wake.
+#include "sched/wait.hpp"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <climits>
-#include <ctime>
 #include <sched.h>
 
 #include "common/assert.hpp"
+#include "platform/futex.hpp"
 #include "sched/worker.hpp"
 
 namespace weft::detail {
@@ -41,12 +36,6 @@ waiter* wait_list::pop_front() noexcept {
     return w;
 }
 
-namespace {
-long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val, const timespec* ts) noexcept {
-    return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op, val, ts, nullptr, 0);
-}
-}  // namespace
-
 wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable, bool honour_scope) {
     w.state.store(static_cast<std::uint32_t>(wait_outcome::waiting), std::memory_order_relaxed);
     w.item = nullptr;
@@ -63,12 +52,14 @@ wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable,
     return wait_outcome::waiting;
 }
 
-void arm(waiter& w) noexcept {
+void arm(waiter& w, wait_reason why, bool remote) noexcept {
     worker* wk = worker::current();
     if (wk && wk->on_fiber()) {
         w.f = wk->running();
         w.owner = wk;
-        w.seq = wk->begin_remote_wait();
+        w.remote = remote;
+        w.seq = remote ? wk->begin_remote_wait() : bump_wait_seq(w.f);
+        w.f->waiting_on = why;
     }
 }
 
@@ -82,9 +73,7 @@ constexpr auto delivering_v = static_cast<std::uint32_t>(wait_outcome::deliverin
 void await_delivery(waiter& w) noexcept {
     for (unsigned spins = 0; w.state.load(std::memory_order_acquire) == delivering_v; ++spins) {
         if (spins < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
+            cpu_relax();
         } else {
             ::sched_yield();
         }
@@ -107,13 +96,14 @@ wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcep
         worker* wk = w.owner;
         wait_outcome result;
         for (;;) {
-            const wake_reason why = wk->park_until(deadline_ns, cancelable);
-            const std::uint32_t st = w.state.load(std::memory_order_acquire);
-            if (st != waiting_v) {
+            // Also before the first park: a notifier may have come first.
+            if (w.state.load(std::memory_order_acquire) != waiting_v) {
                 await_delivery(w);
                 result = wait_outcome::notified;
                 break;
             }
+            const wake_reason why = wk->park_until(deadline_ns, cancelable);
+            // A notifier may race the timeout or cancel: end_by_self decides.
             if (why == wake_reason::timeout) {
                 result = end_by_self(w, wait_outcome::timed_out);
                 break;
@@ -124,26 +114,20 @@ wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcep
             }
             // Any other wake is not for this wait: park again.
         }
-        wk->end_remote_wait();
+        if (w.remote) wk->end_remote_wait();
+        else bump_wait_seq(w.f);  // any wake still in flight for this wait is now stale
         return result;
     }
     for (;;) {
         const std::uint32_t st = w.state.load(std::memory_order_acquire);
         if (st == notified_v) return wait_outcome::notified;
         if (st == delivering_v) {
-            futex(&w.state, FUTEX_WAIT_PRIVATE, delivering_v, nullptr);  // deliver wakes us
+            futex_wait(w.state, delivering_v);  // deliver wakes us
             continue;
         }
-        timespec ts{};
-        const timespec* tsp = nullptr;
-        if (deadline_ns != no_deadline) {
-            const std::int64_t left = deadline_ns - steady_now_ns();
-            if (left <= 0) return end_by_self(w, wait_outcome::timed_out);
-            ts.tv_sec = static_cast<time_t>(left / 1'000'000'000);
-            ts.tv_nsec = static_cast<long>(left % 1'000'000'000);
-            tsp = &ts;
-        }
-        futex(&w.state, FUTEX_WAIT_PRIVATE, waiting_v, tsp);
+        if (deadline_ns != no_deadline && deadline_ns <= steady_now_ns())
+            return end_by_self(w, wait_outcome::timed_out);
+        futex_wait(w.state, waiting_v, deadline_ns);
     }
 }
 
@@ -169,7 +153,20 @@ void deliver(const wake_target& t) noexcept {
     t.state->store(notified_v, std::memory_order_release);
     // The thread may already have seen `notified` and left; a wake on a dead
     // futex word is harmless, and futex waiters tolerate spurious wakes.
-    futex(t.state, FUTEX_WAKE_PRIVATE, 1, nullptr);
+    futex_wake(*t.state);
+}
+
+worker* current_fiber_worker() noexcept {
+    worker* w = worker::current();
+    return w && w->on_fiber() ? w : nullptr;
+}
+
+wait_outcome sleep_wait(std::int64_t deadline_ns, bool cancelable, wait_reason why) {
+    waiter w;
+    std::int64_t d = deadline_ns;
+    if (const wait_outcome pre = prepare_wait(w, d, cancelable, false); pre != wait_outcome::waiting) return pre;
+    arm(w, why);
+    return block(w, d, cancelable);
 }
 
 }  // namespace weft::detail

@@ -1,12 +1,23 @@
-// The one way every weft primitive blocks: a waiter that is either a parked
-// fiber (on any worker) or a plain thread sleeping on a futex. A waiter ends
-// exactly once: notified, timed out or canceled, whichever claims it first.
+// The one wait primitive. Everything in weft that blocks (sleep, fd readiness,
+// the sync primitives, channels and select, join, offload, runtime
+// quiescence, signal_wait, the hooks) waits through a waiter: a parked fiber
+// (on any worker) or a plain thread sleeping on the futex wrapper. A waiter
+// ends exactly once: notified, timed out or canceled, whichever claims it
+// first; while it waits, its fiber shows a typed wait_reason in dumps.
+//
+// The protocol, for a primitive guarded by its own lock:
+//   prepare_wait(w, d, ...)  before the lock: cancel/deadline checks
+//   lock; if (can go on) ...; arm(w, reason); list.push_back(&w); unlock
+//   block(w, d, cancelable)  parks or sleeps
+//   lock; if (!notified) list.remove(&w); unlock
+// and a notifier: lock; claim_front(list, t); unlock; deliver(t).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 
 #include "fiber/fiber.hpp"
+#include "platform/clock.hpp"
 #include "weft/detail/wait_queue.hpp"
 
 namespace weft::detail {
@@ -28,6 +39,7 @@ struct waiter {
     waiter* prev = nullptr;  // wait_list links, guarded by the primitive's lock
     waiter* next = nullptr;
     bool linked = false;
+    bool remote = false;  // counted as a wait another thread may end (deadlock report)
     void* item = nullptr;  // what a primitive hands over with the notification (channels)
 };
 
@@ -52,8 +64,10 @@ inline wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool canc
     return prepare_wait(w, deadline_ns, cancelable, cancelable);
 }
 // Under the primitive's lock, just before w is enqueued: binds w to the
-// calling fiber's current wait (or to the calling thread).
-void arm(waiter& w) noexcept;
+// calling fiber's current wait (or to the calling thread) and records why.
+// remote = false: only a fiber of this worker can end the wait (the deadlock
+// report of weft::run may then fire while it lasts).
+void arm(waiter& w, wait_reason why, bool remote = true) noexcept;
 
 // Blocks until w is notified, the deadline passes, or (if cancelable) the
 // fiber is canceled. On timed_out / canceled the caller removes w from its
@@ -82,5 +96,14 @@ void deliver(const wake_target& t) noexcept;
 
 // Pops waiters from the front until one can be claimed; false when none can.
 bool claim_front(wait_list& list, wake_target& t, void** item = nullptr) noexcept;
+
+// The calling fiber's worker; nullptr on a plain thread or a worker's own
+// stack (for layers that only need to know which).
+worker* current_fiber_worker() noexcept;
+
+// A wait with no notifier: until the deadline, or (if cancelable) cancel().
+// Fibers only. timed_out when the deadline passed, canceled, or notified
+// (which cannot happen here) — the caller maps it.
+wait_outcome sleep_wait(std::int64_t deadline_ns, bool cancelable, wait_reason why);
 
 }  // namespace weft::detail
