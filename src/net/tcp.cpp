@@ -58,7 +58,7 @@ tcp_stream& tcp_stream::operator=(tcp_stream&& o) noexcept {
     return *this;
 }
 
-void tcp_stream::close() noexcept { detail::close_fd(std::exchange(fd_, -1)); }
+void tcp_stream::close() noexcept { detail::close_fd(fd_.take()); }
 
 tcp_stream tcp_stream::connect(const address& to, std::error_code& ec, deadline d) {
     if (to.empty()) {
@@ -176,12 +176,12 @@ address tcp_stream::peer_address() const { return detail::socket_name(fd_, true)
 tcp_listener& tcp_listener::operator=(tcp_listener&& o) noexcept {
     if (this != &o) {
         close();
-        fd_ = std::exchange(o.fd_, -1);
+        fd_ = o.fd_.take();
     }
     return *this;
 }
 
-void tcp_listener::close() noexcept { detail::close_fd(std::exchange(fd_, -1)); }
+void tcp_listener::close() noexcept { detail::close_fd(fd_.take()); }
 
 tcp_listener tcp_listener::bind(const address& at, std::error_code& ec, const listen_options& opts) {
     if (at.empty() || opts.backlog < 0) {

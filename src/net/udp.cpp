@@ -62,7 +62,7 @@ udp_socket& udp_socket::operator=(udp_socket&& o) noexcept {
     return *this;
 }
 
-void udp_socket::close() noexcept { detail::close_fd(std::exchange(fd_, -1)); }
+void udp_socket::close() noexcept { detail::close_fd(fd_.take()); }
 
 udp_socket udp_socket::bind(const address& at, std::error_code& ec) {
     ec.clear();

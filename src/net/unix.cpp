@@ -79,7 +79,7 @@ unix_stream& unix_stream::operator=(unix_stream&& o) noexcept {
     return *this;
 }
 
-void unix_stream::close() noexcept { detail::close_fd(std::exchange(fd_, -1)); }
+void unix_stream::close() noexcept { detail::close_fd(fd_.take()); }
 
 unix_stream unix_stream::connect(std::string_view path, std::error_code& ec, deadline d) {
     using namespace std::chrono_literals;
@@ -164,7 +164,7 @@ void unix_stream::shutdown_write() {
 // ---- unix_listener ------------------------------------------------------------
 
 unix_listener::unix_listener(unix_listener&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)),
+    : fd_(o.fd_.take()),
       path_(std::move(o.path_)),
       unlink_on_close_(std::exchange(o.unlink_on_close_, false)),
       dev_(o.dev_),
@@ -173,7 +173,7 @@ unix_listener::unix_listener(unix_listener&& o) noexcept
 unix_listener& unix_listener::operator=(unix_listener&& o) noexcept {
     if (this != &o) {
         close();
-        fd_ = std::exchange(o.fd_, -1);
+        fd_ = o.fd_.take();
         path_ = std::move(o.path_);
         unlink_on_close_ = std::exchange(o.unlink_on_close_, false);
         dev_ = o.dev_;
@@ -193,7 +193,7 @@ void unix_listener::close() noexcept {
             ::unlink(path_.c_str());
         unlink_on_close_ = false;
     }
-    detail::close_fd(std::exchange(fd_, -1));
+    detail::close_fd(fd_.take());
 }
 
 unix_listener unix_listener::bind(std::string_view path, std::error_code& ec, const unix_listen_options& opts) {

@@ -411,4 +411,42 @@ TEST(Hook, AcceptFromManyFibersOnOneListener) {
     });
 }
 
+// Two weft::threads block in read() on one socket and two in poll() on
+// another: each write wakes them, every byte is read exactly once, and poll
+// reports readiness to both pollers.
+TEST(Hook, SeveralThreadsReadAndPollOneFd) {
+    weft::run([] {
+        tcp_pair r = make_pair();
+        tcp_pair q = make_pair();
+        set_recv_timeout(r.server, 20s);
+        std::atomic<int> bytes{0}, polled{0};
+        std::vector<weft::thread> ts;
+        for (int i = 0; i < 2; ++i) {
+            ts.emplace_back([&] {
+                for (int k = 0; k < 100; ++k) {
+                    char b;
+                    const ssize_t n = ::read(r.server, &b, 1);
+                    if (n <= 0) return;  // EOF once every byte is taken
+                    ++bytes;
+                }
+            });
+            ts.emplace_back([&] {
+                pollfd p{q.server, POLLIN, 0};
+                if (::poll(&p, 1, 20'000) == 1 && (p.revents & POLLIN)) ++polled;
+            });
+        }
+        weft::this_thread::sleep_for(10ms);  // let them park
+        for (int i = 0; i < 40; ++i) {
+            ASSERT_EQ(::write(r.client, "x", 1), 1);
+            weft::this_thread::yield();
+        }
+        ASSERT_EQ(::write(q.client, "y", 1), 1);
+        ::shutdown(r.client, SHUT_WR);
+        for (auto& t : ts) t.join();
+        EXPECT_EQ(bytes.load(), 40);
+        EXPECT_EQ(polled.load(), 2);
+        for (int fd : {r.client, r.server, q.client, q.server}) ::close(fd);
+    });
+}
+
 }  // namespace

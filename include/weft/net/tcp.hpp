@@ -8,6 +8,7 @@
 #include <span>
 #include <system_error>
 
+#include "weft/detail/fd_slot.hpp"
 #include "weft/deadline.hpp"
 #include "weft/net/address.hpp"
 #include "weft/net/buffer.hpp"
@@ -69,14 +70,10 @@ public:
     bool is_open() const noexcept { return fd_ >= 0; }
     int native_handle() const noexcept { return fd_; }
     void close() noexcept;
-    int release() noexcept {
-        const int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
+    int release() noexcept { return fd_.take(); }
 
 private:
-    int fd_ = -1;
+    detail::fd_slot fd_;
 };
 
 struct listen_options {
@@ -90,7 +87,7 @@ struct listen_options {
 class tcp_listener {
 public:
     tcp_listener() noexcept = default;
-    tcp_listener(tcp_listener&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    tcp_listener(tcp_listener&& o) noexcept : fd_(o.fd_.take()) {}
     tcp_listener& operator=(tcp_listener&& o) noexcept;
     tcp_listener(const tcp_listener&) = delete;
     tcp_listener& operator=(const tcp_listener&) = delete;
@@ -109,7 +106,7 @@ public:
     void close() noexcept;
 
 private:
-    int fd_ = -1;
+    detail::fd_slot fd_;
 };
 
 }  // namespace weft::net

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <system_error>
 
+#include "weft/detail/fd_slot.hpp"
 #include "weft/deadline.hpp"
 #include "weft/net/address.hpp"
 
@@ -74,14 +75,10 @@ public:
     bool is_open() const noexcept { return fd_ >= 0; }
     int native_handle() const noexcept { return fd_; }
     void close() noexcept;
-    int release() noexcept {
-        const int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
+    int release() noexcept { return fd_.take(); }
 
 private:
-    int fd_ = -1;
+    detail::fd_slot fd_;
 };
 
 }  // namespace weft::net

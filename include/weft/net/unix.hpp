@@ -15,6 +15,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "weft/detail/fd_slot.hpp"
 #include "weft/deadline.hpp"
 #include "weft/net/error.hpp"
 
@@ -58,14 +59,10 @@ public:
     bool is_open() const noexcept { return fd_ >= 0; }
     int native_handle() const noexcept { return fd_; }
     void close() noexcept;
-    int release() noexcept {
-        const int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
+    int release() noexcept { return fd_.take(); }
 
 private:
-    int fd_ = -1;
+    detail::fd_slot fd_;
 };
 
 struct unix_listen_options {
@@ -105,7 +102,7 @@ public:
     void close() noexcept;
 
 private:
-    int fd_ = -1;
+    detail::fd_slot fd_;
     std::string path_;
     bool unlink_on_close_ = false;
     unsigned long long dev_ = 0, ino_ = 0;  // identity of the socket file bind created

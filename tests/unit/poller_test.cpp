@@ -1,0 +1,127 @@
+// The poller and the one wait primitive, seen from inside: stale readiness
+// after fd reuse, tickets, and the typed wait reasons the dump shows.
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <string>
+
+#include "reactor/poller.hpp"
+#include "weft/weft.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace weft::detail;
+
+struct sock_pair {
+    int a = -1, b = -1;
+    sock_pair() {
+        int sv[2];
+        EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        a = sv[0];
+        b = sv[1];
+    }
+};
+
+// An event for a closed fd, reported after its number was reused, must not
+// count as readiness of the new file.
+TEST(Poller, StaleEventAfterFdReuseIsIgnored) {
+    weft::run([] {
+        sock_pair p;
+        ASSERT_FALSE(fd_attach(p.a));
+        // A wait registers p.a with this worker's backend.
+        const std::uint32_t t0 = fd_ticket(p.a, false);
+        auto reader = weft::spawn([&] { EXPECT_FALSE(fd_wait(p.a, false, t0, steady_now_ns() + 20'000'000'000)); });
+        weft::this_fiber::yield();  // the reader parks
+        const fd_entry* e = fd_table::find(p.a);
+        ASSERT_NE(e, nullptr);
+        const io_event stale{io_token{p.a, e->serial}, true, false, false};
+        ASSERT_EQ(::write(p.b, "x", 1), 1);
+        reader.join();  // woken by the real event
+        const int number = p.a;
+        fd_detach(p.a);
+        ::close(p.a);
+        ::close(p.b);
+        sock_pair q;  // the lowest free numbers: one of them is `number` again
+        const int reused = q.a == number ? q.a : q.b;
+        ASSERT_EQ(reused, number) << "the fd number was not reused";
+        ASSERT_FALSE(fd_attach(reused));
+        const std::uint32_t before = fd_ticket(reused, false);
+        fd_dispatch(&stale, 1);
+        EXPECT_EQ(fd_ticket(reused, false), before) << "a stale event counted as readiness";
+        fd_detach(q.a);
+        fd_detach(q.b);
+        ::close(q.a);
+        ::close(q.b);
+    });
+}
+
+// Readiness between the ticket and the wait is not lost: the wait returns at once.
+TEST(Poller, ReadinessSinceTheTicketEndsTheWaitAtOnce) {
+    weft::run([] {
+        sock_pair p;
+        ASSERT_FALSE(fd_attach(p.a));
+        const std::uint32_t t0 = fd_ticket(p.a, false);
+        auto first = weft::spawn([&] { EXPECT_FALSE(fd_wait(p.a, false, t0, steady_now_ns() + 20'000'000'000)); });
+        weft::this_fiber::yield();
+        ASSERT_EQ(::write(p.b, "x", 1), 1);
+        first.join();
+        // The ticket taken before that event is stale now: no park at all.
+        EXPECT_FALSE(fd_wait(p.a, false, t0, steady_now_ns() + 20'000'000'000));
+        fd_detach(p.a);
+        ::close(p.a);
+        ::close(p.b);
+    });
+}
+
+TEST(Poller, WaitOnAnFdWeftDoesNotKnowIsBadFileDescriptor) {
+    weft::run([] {
+        sock_pair p;
+        EXPECT_EQ(fd_wait(p.a, false, fd_ticket(p.a, false), no_deadline), std::errc::bad_file_descriptor);
+        EXPECT_EQ(fd_wait(-1, false, 0, no_deadline), std::errc::bad_file_descriptor);
+        ::close(p.a);
+        ::close(p.b);
+    });
+}
+
+// The dump names what each parked fiber waits for, from the wait itself.
+TEST(WaitReason, DumpShowsTypedReasons) {
+    std::string text;
+    weft::run([&] {
+        weft::mutex m;
+        weft::channel<int> ch(0);
+        weft::event ev;
+        weft::net::tcp_listener l = weft::net::tcp_listener::bind(weft::net::address::loopback_v4(0));
+        std::unique_lock<weft::mutex> held(m);
+        auto locker = weft::spawn([&] { std::lock_guard<weft::mutex> g(m); }, {.name = "locker"});
+        auto receiver = weft::spawn([&] { ch.recv(); }, {.name = "receiver"});
+        auto waiter = weft::spawn([&] { ev.wait(); }, {.name = "eventer"});
+        auto acceptor = weft::spawn([&] {
+            std::error_code ec;
+            (void)l.accept(ec, 20s);
+        }, {.name = "acceptor"});
+        auto joiner = weft::spawn([&] { waiter.join(); }, {.name = "joiner"});
+        weft::this_fiber::sleep_for(5ms);
+        std::ostringstream os;
+        weft::dump(os);
+        text = os.str();
+        held.unlock();
+        ch.send(1);
+        ev.set();
+        l.close();
+        locker.join();
+        receiver.join();
+        joiner.join();
+        acceptor.join();
+    });
+    EXPECT_NE(text.find("'locker' blocked on mutex"), std::string::npos) << text;
+    EXPECT_NE(text.find("'receiver' blocked on channel_recv"), std::string::npos) << text;
+    EXPECT_NE(text.find("'eventer' blocked on event"), std::string::npos) << text;
+    EXPECT_NE(text.find("'acceptor' blocked on fd_read fd "), std::string::npos) << text;
+    EXPECT_NE(text.find("'joiner' blocked on join"), std::string::npos) << text;
+}
+
+}  // namespace
