@@ -8,14 +8,12 @@
 
 #include "common/assert.hpp"
 #include "reactor/poller.hpp"
-#include "sched/worker.hpp"
+#include "sched/wait.hpp"
 
 namespace weft::detail {
 
-inline worker& require_io_worker() {
-    worker* w = worker::current();
-    if (!w || !w->on_fiber()) fatal("weft: misuse: a blocking socket call was made outside a fiber");
-    return *w;
+inline std::error_code begin_socket_call(std::int64_t& deadline_ns) {
+    return begin_blocking(deadline_ns, "a blocking socket call");
 }
 
 // op() returns >= 0 on success or -1 with errno set. Cancellation and a passed
@@ -26,9 +24,8 @@ long io_retry(int fd, bool write, std::int64_t deadline_ns, std::error_code& ec,
         ec = std::make_error_code(std::errc::bad_file_descriptor);
         return -1;
     }
-    worker& w = require_io_worker();
     std::int64_t d = deadline_ns;
-    if ((ec = w.begin_blocking(d))) return -1;
+    if ((ec = begin_socket_call(d))) return -1;
     for (;;) {
         const std::uint32_t ticket = fd_ticket(fd, write);
         const long n = op();

@@ -1,4 +1,4 @@
-// tcp_stream and tcp_listener on the worker's reactor.
+// tcp_stream and tcp_listener on the poller.
 #include "weft/net/tcp.hpp"
 
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-// udp_socket on the worker's reactor.
+// udp_socket on the poller.
 #include "weft/net/udp.hpp"
 
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-// unix_stream and unix_listener on the worker's reactor. The stream calls are
+// unix_stream and unix_listener on the poller. The stream calls are
 // the ones tcp_stream uses (net/stream_io.hpp).
 #include "weft/net/unix.hpp"
 
@@ -89,9 +89,8 @@ unix_stream unix_stream::connect(std::string_view path, std::error_code& ec, dea
     if (!make_sockaddr(path, sa, len, ec)) return {};
     // Like every blocking call: a pending cancel or a passed deadline fail it
     // first, even though a Unix connect usually completes at once.
-    detail::worker& w = detail::require_io_worker();
     std::int64_t until = d.steady_ns();
-    if ((ec = w.begin_blocking(until))) return {};
+    if ((ec = detail::begin_socket_call(until))) return {};
     unix_stream s(detail::open_socket(AF_UNIX, SOCK_STREAM, ec));
     if (ec) return {};
     auto backoff = std::chrono::milliseconds(1);
@@ -105,7 +104,7 @@ unix_stream unix_stream::connect(std::string_view path, std::error_code& ec, dea
         std::error_code sleep_ec;
         this_fiber::sleep_until(std::min(std::chrono::steady_clock::now() + backoff, steady_at(until)), sleep_ec);
         std::int64_t check = until;
-        if (!sleep_ec) sleep_ec = w.begin_blocking(check);
+        if (!sleep_ec) sleep_ec = detail::begin_socket_call(check);
         if (sleep_ec) {
             ec = sleep_ec;
             return {};

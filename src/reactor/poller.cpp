@@ -7,7 +7,6 @@
 
 #include "common/assert.hpp"
 #include "sched/wait.hpp"
-#include "sched/worker.hpp"
 
 namespace weft::detail {
 
@@ -151,8 +150,7 @@ void fd_detach(int fd) noexcept {
 }
 
 std::error_code fd_wait(int fd, bool write, std::uint32_t ticket, std::int64_t deadline_ns, wait_reason why) {
-    worker* wk = worker::current();
-    if (!wk || !wk->on_fiber()) fatal("weft: misuse: a blocking socket call was made outside a fiber");
+    if (!current_fiber_worker()) fatal("weft: misuse: a blocking socket call was made outside a fiber");
     fd_entry* e = fd_table::find(fd);
     if (!e) return std::make_error_code(std::errc::bad_file_descriptor);
     const int dir = write ? 1 : 0;
@@ -163,7 +161,7 @@ std::error_code fd_wait(int fd, bool write, std::uint32_t ticket, std::int64_t d
         case wait_outcome::canceled: return std::make_error_code(std::errc::operation_canceled);
         default: return std::make_error_code(std::errc::timed_out);
     }
-    reactor* mine = wk->io_reactor();
+    reactor* mine = fiber_reactor();
     e->lock.lock();
     if (!e->open) {
         e->lock.unlock();

@@ -66,7 +66,7 @@ void runtime::wait_idle() {
 }
 
 void runtime::stop(std::chrono::nanoseconds grace) {
-    const std::int64_t at = detail::steady_now_ns() + grace.count();
+    const std::int64_t at = detail::deadline_after_ns(grace.count());  // saturates: max() never cancels
     std::int64_t cur = group_->cancel_at_ns.load(std::memory_order_relaxed);
     while (at < cur && !group_->cancel_at_ns.compare_exchange_weak(cur, at, std::memory_order_acq_rel)) {
     }

@@ -1,4 +1,5 @@
-// The public fiber API (spawn, handles, this_fiber, run) on top of the worker.
+// The scheduler's public functions: spawn placement, this_fiber, deadline
+// scopes, worker_index/worker_count and weft::run's scope.
 #include <system_error>
 
 #include "common/assert.hpp"
@@ -82,55 +83,6 @@ run_scope::~run_scope() { delete worker::current(); }
 void run_scope::loop() { worker::current()->loop(); }
 
 }  // namespace detail
-
-fiber_handle& fiber_handle::operator=(fiber_handle&& o) noexcept {
-    if (this != &o) {
-        if (f_)
-            detail::fatal("weft: misuse: a joinable fiber handle (fiber '%s' #%llu) was overwritten; "
-                          "join() or detach() it first",
-                          f_->name, static_cast<unsigned long long>(f_->id));
-        f_ = std::exchange(o.f_, nullptr);
-    }
-    return *this;
-}
-
-fiber_handle::~fiber_handle() {
-    if (f_)
-        detail::fatal("weft: misuse: fiber handle destroyed while joinable (fiber '%s' #%llu); "
-                      "join() or detach() it first",
-                      f_->name, static_cast<unsigned long long>(f_->id));
-}
-
-void fiber_handle::join() {
-    if (!f_)
-        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                                "weft: join on a fiber handle that is not joinable "
-                                "(already joined, detached, or empty)");
-    detail::worker* w = detail::worker::current();
-    if (w && w->running() == f_)
-        throw std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur),
-                                "weft: a fiber cannot join itself");
-    detail::worker::join_any(std::exchange(f_, nullptr));
-}
-
-void fiber_handle::detach() {
-    if (!f_)
-        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                                "weft: detach on a fiber handle that is not joinable "
-                                "(already joined, detached, or empty)");
-    detail::worker::detach_any(std::exchange(f_, nullptr));
-}
-
-void fiber_handle::cancel() {
-    if (!f_)
-        throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                                "weft: cancel on a fiber handle that is not joinable");
-    detail::worker::cancel_any(f_);
-}
-
-fiber_id fiber_handle::id() const noexcept { return f_ ? f_->id : 0; }
-
-std::string_view fiber_handle::name() const noexcept { return f_ ? f_->name : ""; }
 
 deadline_scope::deadline_scope(std::chrono::steady_clock::time_point until) {
     detail::worker* w = detail::worker::current();

@@ -156,6 +156,18 @@ void deliver(const wake_target& t) noexcept {
     futex_wake(*t.state);
 }
 
+std::error_code begin_blocking(std::int64_t& deadline_ns, const char* what) {
+    worker* w = worker::current();
+    if (!w || !w->on_fiber()) fatal("weft: misuse: %s was made outside a fiber", what);
+    return w->begin_blocking(deadline_ns);
+}
+
+reactor* fiber_reactor() {
+    worker* w = worker::current();
+    w->ensure_reactor();
+    return w->io_reactor();
+}
+
 worker* current_fiber_worker() noexcept {
     worker* w = worker::current();
     return w && w->on_fiber() ? w : nullptr;

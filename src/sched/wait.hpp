@@ -23,6 +23,7 @@
 namespace weft::detail {
 
 class worker;
+class reactor;
 
 // A waiter's state: it leaves `waiting` once. A notifier moves it to
 // `delivering` (claim) and, when its wake-up is complete and it will touch
@@ -96,6 +97,16 @@ void deliver(const wake_target& t) noexcept;
 
 // Pops waiters from the front until one can be claimed; false when none can.
 bool claim_front(wait_list& list, wake_target& t, void** item = nullptr) noexcept;
+
+// The start of every blocking call of a fiber: aborts with a message when
+// there is no fiber to park (`what` names the call), then narrows
+// deadline_ns by the fiber's deadline_scope and fails with
+// operation_canceled or timed_out if the call must not even start.
+std::error_code begin_blocking(std::int64_t& deadline_ns, const char* what);
+
+// The reactor backend of the calling fiber's worker, made on first use
+// (throws std::system_error). Fibers only.
+reactor* fiber_reactor();
 
 // The calling fiber's worker; nullptr on a plain thread or a worker's own
 // stack (for layers that only need to know which).

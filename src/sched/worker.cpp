@@ -16,6 +16,7 @@
 
 #include "common/assert.hpp"
 #include "context/context.hpp"
+#include "fiber/handle.hpp"
 #include "reactor/poller.hpp"
 #include "sched/overflow.hpp"
 #include "sched/wait.hpp"
@@ -211,7 +212,7 @@ void worker::retire(fiber* f) noexcept {
     const std::uintptr_t old = f->join_state.exchange(join_done, std::memory_order_acq_rel);
     if (old == join_running) return;
     if (old != join_detached) {
-        wake_joiner(reinterpret_cast<waiter*>(old));
+        fiber_wake_joiner(reinterpret_cast<waiter*>(old));
         return;
     }
     {

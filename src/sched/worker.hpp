@@ -121,10 +121,6 @@ public:
     // Frees a finished (or never started) fiber. Any thread: from another
     // one, the fiber goes back to its owner through the remote queue.
     static void free_fiber(fiber* f) noexcept;
-    // Any thread: waits for f to finish (a fiber parks, a plain thread
-    // sleeps), frees it and rethrows what escaped it.
-    static void join_any(fiber* f);
-    static void detach_any(fiber* f) noexcept;
     // Any thread: makes f's current and later blocking calls fail with
     // operation_canceled. f must not have been freed.
     static void cancel_any(fiber* f) noexcept;
@@ -157,7 +153,6 @@ private:
     void adopt(fiber* f) noexcept;          // a fiber handed to this worker
     void release_here(fiber* f) noexcept;   // frees f into this worker's pool
     void purge_remote(fiber* f) noexcept;   // drops queued entries naming f
-    static void wake_joiner(waiter* jw) noexcept;
     void give_work(worker* thief) noexcept;
     void ask_for_work() noexcept;
     void idle_wait(std::int64_t timeout_ns) noexcept;

@@ -1,5 +1,5 @@
 // The worker's dealings with other threads: the remote queue (wake-ups,
-// cancels, new fibers, frees), joining and freeing fibers from any thread,
+// cancels, new fibers, frees), freeing and canceling fibers from any thread,
 // handing unstarted fibers to idle workers, and sleeping when idle.
 #include <algorithm>
 #include <climits>
@@ -159,41 +159,7 @@ void worker::check_group_stop(std::int64_t now) noexcept {
     for (fiber* f = all_; f; f = f->all_next) cancel(f);
 }
 
-// ---- joining, freeing and canceling from any thread ------------------------------
-
-void worker::wake_joiner(waiter* jw) noexcept {
-    wake_target t;
-    if (claim(*jw, t)) deliver(t);  // a join wait has no deadline and no cancel: always claimed
-}
-
-void worker::join_any(fiber* f) {
-    if (f->join_state.load(std::memory_order_acquire) != join_done) {
-        worker* w = this_worker;
-        if (w && !w->on_fiber())
-            fatal("weft: misuse: join of unfinished fiber '%s' #%llu called outside a fiber", f->name,
-                  static_cast<unsigned long long>(f->id));
-        waiter jw;
-        std::int64_t d = no_deadline;
-        // The deadlock report must know whether another thread may end this wait.
-        const bool remote = !w || w->group_ || f->owner.load(std::memory_order_acquire) != w;
-        prepare_wait(jw, d, /*cancelable=*/false, /*honour_scope=*/false);
-        arm(jw, wait_reason::join, remote);
-        std::uintptr_t expected = join_running;
-        if (!f->join_state.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&jw),
-                                                   std::memory_order_acq_rel))
-            wake_joiner(&jw);  // it finished meanwhile: end our own wait at once
-        block(jw, no_deadline, /*cancelable=*/false);
-    }
-    std::exception_ptr error = std::move(f->error);
-    free_fiber(f);
-    if (error) std::rethrow_exception(error);
-}
-
-void worker::detach_any(fiber* f) noexcept {
-    std::uintptr_t expected = join_running;
-    if (f->join_state.compare_exchange_strong(expected, join_detached, std::memory_order_acq_rel)) return;
-    free_fiber(f);  // it had finished already
-}
+// ---- freeing and canceling from any thread --------------------------------------
 
 void worker::free_fiber(fiber* f) noexcept {
     worker* o = f->owner.load(std::memory_order_acquire);

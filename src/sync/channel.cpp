@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "common/assert.hpp"
-#include "sched/worker.hpp"
+#include "sched/wait.hpp"
 #include "sched/wait.hpp"
 
 namespace weft::detail {

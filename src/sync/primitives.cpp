@@ -21,7 +21,7 @@
 #include <utility>
 
 #include "common/assert.hpp"
-#include "sched/worker.hpp"
+#include "sched/wait.hpp"
 #include "sched/wait.hpp"
 
 namespace weft {
