@@ -7,6 +7,21 @@
 #include <type_traits>
 
 namespace weft {
+namespace detail {
+// steady_clock's now + d in ns, saturating: a duration too long for the clock
+// (seconds::max(), years(300)) is forever, as std::this_thread::sleep_for
+// treats it; a negative one is in the past.
+template <class Rep, class Period>
+std::int64_t steady_ns_after(const std::chrono::duration<Rep, Period>& d) noexcept {
+    using namespace std::chrono;
+    const std::int64_t now = duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
+    // long double holds every int64 exactly and the largest durations without overflow.
+    const long double want = duration_cast<duration<long double, std::nano>>(d).count();
+    if (want >= static_cast<long double>(INT64_MAX - now)) return INT64_MAX;
+    if (want <= -static_cast<long double>(now)) return 0;
+    return now + static_cast<std::int64_t>(want);
+}
+}  // namespace detail
 
 // A point in time after which a blocking call gives up with std::errc::timed_out.
 // Converts from a steady_clock time point, or from a duration counted from now:
@@ -18,18 +33,17 @@ public:
     template <class Clock, class Duration>
     deadline(const std::chrono::time_point<Clock, Duration>& until) noexcept {
         using steady = std::chrono::steady_clock;
-        steady::time_point t;
         if constexpr (std::is_same_v<Clock, steady>) {
-            t = std::chrono::time_point_cast<steady::duration>(until);
+            ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::time_point_cast<steady::duration>(until).time_since_epoch())
+                      .count();
         } else {
-            t = steady::now() + std::chrono::duration_cast<steady::duration>(until - Clock::now());
+            ns_ = detail::steady_ns_after(until - Clock::now());
         }
-        ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
     }
     template <class Rep, class Period>
     deadline(const std::chrono::duration<Rep, Period>& from_now) noexcept
-        : deadline(std::chrono::steady_clock::now() +
-                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(from_now)) {}
+        : ns_(detail::steady_ns_after(from_now)) {}
     static constexpr deadline none() noexcept { return deadline(); }
     constexpr bool is_none() const noexcept { return ns_ == INT64_MAX; }
     constexpr std::int64_t steady_ns() const noexcept { return ns_; }
@@ -47,8 +61,7 @@ public:
     explicit deadline_scope(std::chrono::steady_clock::time_point until);
     template <class Rep, class Period>
     explicit deadline_scope(const std::chrono::duration<Rep, Period>& d)
-        : deadline_scope(std::chrono::steady_clock::now() +
-                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(d)) {}
+        : deadline_scope(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(detail::steady_ns_after(d)))) {}
     ~deadline_scope();
     deadline_scope(const deadline_scope&) = delete;
     deadline_scope& operator=(const deadline_scope&) = delete;

@@ -50,16 +50,16 @@ void sleep_until(const std::chrono::time_point<Clock, Duration>& tp) {
         detail::throw_error(ec, "weft::this_fiber::sleep_until");
 }
 
+// A duration too long for the clock (seconds::max()) sleeps until canceled.
 template <class Rep, class Period>
 void sleep_for(const std::chrono::duration<Rep, Period>& d, std::error_code& ec) {
-    using steady = std::chrono::steady_clock;
-    sleep_until(steady::now() + std::chrono::duration_cast<steady::duration>(d), ec);
+    ec = detail::sleep_until_steady_ns(detail::steady_ns_after(d));
 }
 
 template <class Rep, class Period>
 void sleep_for(const std::chrono::duration<Rep, Period>& d) {
-    using steady = std::chrono::steady_clock;
-    sleep_until(steady::now() + std::chrono::duration_cast<steady::duration>(d));
+    if (std::error_code ec = detail::sleep_until_steady_ns(detail::steady_ns_after(d)))
+        detail::throw_error(ec, "weft::this_fiber::sleep_for");
 }
 
 }  // namespace this_fiber

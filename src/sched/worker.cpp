@@ -296,6 +296,9 @@ std::error_code worker::sleep_until(std::int64_t deadline_ns) {
         return ec;  // an enclosing scope's deadline already passed
     }
     current_->state = fiber_state::sleeping;
+    // A sleep "forever" (a saturated duration) keeps a timer that never
+    // fires: it is a sleep, not a deadlock.
+    if (effective == no_deadline) effective = no_deadline - 1;
     switch (sleep_wait(effective, /*cancelable=*/true, wait_reason::sleep)) {
         case wait_outcome::canceled: return std::make_error_code(std::errc::operation_canceled);
         case wait_outcome::timed_out:

@@ -182,4 +182,42 @@ TEST(Worker, DumpListsLiveFibers) {
     });
 }
 
+// Durations too long for the clock saturate: the call waits (until canceled)
+// instead of returning at once through signed overflow.
+TEST(SleepTest, HugeDurationsWaitUntilCanceled) {
+    weft::run([] {
+        std::atomic<int> returned{0};
+        std::error_code ec_max, ec_years, ec_scope;
+        auto a = weft::spawn([&] {
+            weft::this_fiber::sleep_for(std::chrono::seconds::max(), ec_max);
+            ++returned;
+        });
+        auto b = weft::spawn([&] {
+            weft::this_fiber::sleep_for(std::chrono::years(300), ec_years);
+            ++returned;
+        });
+        auto c = weft::spawn([&] {
+            weft::deadline_scope s{std::chrono::years(1000)};
+            weft::this_fiber::sleep_for(std::chrono::hours::max(), ec_scope);
+            ++returned;
+        });
+        weft::this_fiber::sleep_for(20ms);
+        EXPECT_EQ(returned.load(), 0) << "a saturated sleep returned at once";
+        a.cancel();
+        b.cancel();
+        c.cancel();
+        a.join();
+        b.join();
+        c.join();
+        EXPECT_EQ(ec_max, std::errc::operation_canceled);
+        EXPECT_EQ(ec_years, std::errc::operation_canceled);
+        EXPECT_EQ(ec_scope, std::errc::operation_canceled);
+    });
+}
+
+TEST(SleepTest, DeadlineFromAHugeDurationIsNone) {
+    EXPECT_TRUE(weft::deadline(std::chrono::seconds::max()).is_none());
+    EXPECT_LT(weft::deadline(-std::chrono::hours(1)).steady_ns(), weft::deadline(0s).steady_ns() + 1);
+}
+
 }  // namespace
