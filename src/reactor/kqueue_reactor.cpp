@@ -4,9 +4,11 @@
 //
 // Each fd gets two knotes, EVFILT_READ and EVFILT_WRITE, both carrying the
 // packed io_token as udata. A fixed EVFILT_USER knote serves wake(); poll()
-// swallows it. On Linux this file is compiled only into the reactor tests,
-// with WEFT_KQUEUE_EMULATED and tests/support/kqueue_emu first on the include
-// path; the platform build (CMakeLists.txt, non-Linux) compiles it into libweft.
+// swallows it. On Linux this file is compiled into the reactor tests, with
+// WEFT_KQUEUE_EMULATED and tests/support/kqueue_emu first on the include
+// path, and into libweft for the portable-emulation build (preset
+// `portable`), whose workers then run on it; the platform build
+// (CMakeLists.txt, non-Linux) compiles it into libweft.
 #include "reactor/kqueue_reactor.hpp"
 
 #include <sys/types.h>

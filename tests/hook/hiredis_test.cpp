@@ -1,8 +1,10 @@
 // hiredis, unchanged and blocking, on 1,000 fibers of one worker through the
 // hooks: each fiber runs SET/GET round trips on its own connection and checks
-// every reply. Overlap is measured at the server: a monitor fiber samples
-// INFO clients, and the peak of connected_clients must be far above 1 (with
-// the worker blocked in each call, connections could only come one at a time).
+// every reply. Overlap is counted in the process: the peak number of fibers
+// inside a redisCommand at one moment must be far above 1 (with the worker
+// blocked in each call it would be exactly 1). The bar is a tenth of the
+// fibers: how many start before the first ones finish depends on speed. A monitor fiber also samples the server's connected_clients,
+// reported for information only: sampling depends on timing.
 // Usage: hiredis_test PORT_FILE [FIBERS] [ROUNDS]
 #include <hiredis/hiredis.h>
 
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
 
     std::atomic<long> checked{0}, failures{0};
     long peak = 0, samples = 0;
+    long in_call = 0, peak_in_call = 0;  // one worker: plain counters
     weft::run([&] {
         bool done = false;
         weft::thread monitor([&] {
@@ -80,8 +83,10 @@ int main(int argc, char** argv) {
                 for (int j = 0; j < rounds; ++j) {
                     const std::string key = "weft:hook:" + std::to_string(i) + ":" + std::to_string(j);
                     const std::string value = "v" + std::to_string(i * 7919 + j * 104729) + std::string(j % 64, 'x');
+                    peak_in_call = std::max(peak_in_call, ++in_call);
                     auto* set = static_cast<redisReply*>(
                         redisCommand(c, "SET %b %b", key.data(), key.size(), value.data(), value.size()));
+                    --in_call;
                     if (set && set->type == REDIS_REPLY_STATUS && std::strcmp(set->str, "OK") == 0) {
                         ++checked;
                     } else {
@@ -109,10 +114,9 @@ int main(int argc, char** argv) {
 
     const long want = 2L * fibers * rounds;
     std::printf("hiredis_test: %d fibers x %d SET/GET rounds on one worker: %ld/%ld replies checked, %ld failures; "
-                "peak connected_clients at the server %ld (%ld samples)\n",
-                fibers, rounds, checked.load(), want, failures.load(), peak, samples);
-    // "Far above 1": at least half the fibers were connected at one moment.
-    if (failures.load() != 0 || checked.load() != want || peak < fibers / 2) {
+                "peak fibers inside a call %ld; peak connected_clients at the server %ld (%ld samples)\n",
+                fibers, rounds, checked.load(), want, failures.load(), peak_in_call, peak, samples);
+    if (failures.load() != 0 || checked.load() != want || peak_in_call < std::max(2, fibers / 10)) {
         std::printf("hiredis_test: FAILED\n");
         return 1;
     }
