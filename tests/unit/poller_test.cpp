@@ -9,6 +9,7 @@
 #include <string>
 
 #include "reactor/poller.hpp"
+#include "sched/wait.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -84,6 +85,17 @@ TEST(Poller, WaitOnAnFdWeftDoesNotKnowIsBadFileDescriptor) {
         EXPECT_EQ(fd_wait(-1, false, 0, no_deadline), std::errc::bad_file_descriptor);
         ::close(p.a);
         ::close(p.b);
+    });
+}
+
+// The workers' backend is the platform's (the portable build: kqueue).
+TEST(Poller, WorkersUseThePlatformBackend) {
+    weft::run([] {
+#if defined(WEFT_TEST_PORTABLE_EMULATION) || !defined(__linux__)
+        EXPECT_STREQ(fiber_reactor()->name(), "kqueue");
+#else
+        EXPECT_STREQ(fiber_reactor()->name(), "epoll");
+#endif
     });
 }
 
