@@ -318,7 +318,9 @@ void worker::loop() {
         }
         if (group_ ? (live_ == 0 && group_->stopping.load(std::memory_order_acquire)) : live_ == 0)
             break;
-        // Idle: a good moment for the syscalls that give memory back, but not
+        // Idle: stacks of other workers' pools freed here go home now.
+        stacks_.send_home();
+        // Also a good moment for the syscalls that give memory back, but not
         // at every short pause: a burst of spawns that keeps coming back would
         // fault the same pages in again each time.
         if (const std::int64_t now = steady_now_ns(); now - last_trim_ns_ >= trim_interval_ns) {

@@ -178,30 +178,67 @@ stack stack_pool::acquire(std::size_t request) {
         last_class_ = static_cast<std::size_t>(&found - classes_.data());
         last_request_ = request;
     }
-    size_class& c = classes_[last_class_];
-    const std::size_t size = c.size;
-    char* lo;
-    if (!c.hot.empty()) {
-        lo = c.hot.back();
-        c.hot.pop_back();
-    } else {
-        if (c.cold.empty()) grow(c);
-        lo = c.cold.back();
-        c.cold.pop_back();
+    size_class* c = &classes_[last_class_];
+    if (c->hot.empty() && returned_.load(std::memory_order_relaxed)) {
+        take_returned();
+        c = &classes_[last_class_];  // take_returned may have added classes
     }
-    return stack{lo, size};
+    const std::size_t size = c->size;
+    char* lo;
+    if (!c->hot.empty()) {
+        lo = c->hot.back();
+        c->hot.pop_back();
+    } else {
+        if (c->cold.empty()) grow(*c);
+        lo = c->cold.back();
+        c->cold.pop_back();
+    }
+    return stack{lo, size, this};
 }
 
 void stack_pool::release(const stack& s) noexcept {
-    // A stack may come from another pool of the same runtime (a fiber that
-    // changed workers, or was spawned from outside): it joins this pool, and
-    // its slab stays mapped until the runtime ends.
+    if (s.home && s.home != this) {
+        if (out_home_ != s.home || out_count_ == send_batch) send_home();
+        returned* r = as_returned(s);
+        r->size = s.size;
+        r->next = nullptr;
+        if (out_tail_) out_tail_->next = r;
+        else out_head_ = r;
+        out_tail_ = r;
+        out_home_ = s.home;
+        ++out_count_;
+        return;
+    }
     size_class& c = (!classes_.empty() && classes_[last_class_].size == s.size) ? classes_[last_class_]
                                                                                 : class_for(s.size);
     c.hot.push_back(s.lo);
 }
 
+void stack_pool::send_home() noexcept {
+    if (!out_head_) return;
+    std::atomic<returned*>& head = out_home_->returned_;
+    returned* old = head.load(std::memory_order_relaxed);
+    do {
+        out_tail_->next = old;
+    } while (!head.compare_exchange_weak(old, out_head_, std::memory_order_release, std::memory_order_relaxed));
+    out_home_ = nullptr;
+    out_head_ = out_tail_ = nullptr;
+    out_count_ = 0;
+}
+
+void stack_pool::take_returned() noexcept {
+    // Taking the whole list at once: no ABA, and one atomic for a batch.
+    for (returned* r = returned_.exchange(nullptr, std::memory_order_acquire); r;) {
+        returned* next = r->next;
+        const std::size_t size = r->size;
+        char* lo = reinterpret_cast<char*>(r) + sizeof(returned) - size;
+        class_for(size).hot.push_back(lo);
+        r = next;
+    }
+}
+
 void stack_pool::trim() noexcept {
+    take_returned();
     for (size_class& c : classes_) {
         if (c.hot.size() <= high_water_) continue;
         // hot is LIFO: its front holds the stacks idle the longest.

@@ -1,15 +1,20 @@
 // Fiber stacks: carved from large mmap slabs, guarded, lazily committed, pooled per worker.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <vector>
 
 namespace weft::detail {
 
-// A usable stack range [lo, lo + size); the guard lies just below lo.
+class stack_pool;
+
+// A usable stack range [lo, lo + size); the guard lies just below lo. `home`
+// is the pool it came from, where it goes back when freed on another worker.
 struct stack {
     char* lo = nullptr;
     std::size_t size = 0;
+    stack_pool* home = nullptr;
     char* top() const noexcept { return lo + size; }
 };
 
@@ -35,7 +40,14 @@ public:
 
     // Throws std::system_error (ENOMEM or the mmap errno) when no memory can be mapped.
     stack acquire(std::size_t size);
-    void release(const stack& s) noexcept;  // no syscall: stays resident until trim()
+    // No syscall: stays resident until trim(). A stack of another pool (a
+    // fiber freed on another worker, or spawned from outside the runtime)
+    // goes home, in batches: see send_home().
+    void release(const stack& s) noexcept;
+    // Sends the stacks of other pools collected by release() to their pools
+    // now (the worker calls it when it goes idle). The home pools must still
+    // exist: the pools of one runtime live until it ends.
+    void send_home() noexcept;
     // Returns the memory of idle stacks beyond the high-water mark, the least
     // recently used first, one madvise per run of adjacent stacks: each call
     // is a TLB flush, too costly per fiber on the release path.
@@ -53,6 +65,18 @@ public:
     std::size_t resident_idle_stacks(std::size_t size) const noexcept;
 
 private:
+    // A stack on its way home: written into the freed stack's top bytes
+    // (where its fiber's control block was, so the page is resident).
+    struct returned {
+        returned* next;
+        std::size_t size;
+    };
+    static returned* as_returned(const stack& s) noexcept {
+        return reinterpret_cast<returned*>(s.top() - sizeof(returned));
+    }
+    void take_returned() noexcept;  // home side: every stack sent back so far
+    static constexpr std::size_t send_batch = 32;
+
     struct size_class {
         std::size_t size;
         std::vector<char*> hot;   // released recently, pages likely resident
@@ -75,6 +99,12 @@ private:
         std::size_t bytes;
     };
     std::vector<slab> slabs_;
+    std::atomic<returned*> returned_{nullptr};  // pushed by other threads, taken by the owner
+    // Collected by release() for one other pool, sent as one chain.
+    stack_pool* out_home_ = nullptr;
+    returned* out_head_ = nullptr;
+    returned* out_tail_ = nullptr;
+    std::size_t out_count_ = 0;
 };
 
 }  // namespace weft::detail
