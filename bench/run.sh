@@ -227,7 +227,9 @@ scaling = [("workload (items/s)", "1 worker", "2 workers", "2w/1w", "target", "r
 for label, base, target in [
         ("spawn: 8192 fibers x 400 steps, one spawner per worker", "BM_weft_rt_spawn", 1.8),
         ("yield: 16 fibers x 200 (400 steps + yield)", "BM_weft_rt_yield", 1.8),
-        ("channel pipeline: 4 stages x 400 steps, stage s on worker s%N (values x stages)", "BM_weft_rt_pipeline", 1.8)]:
+        ("channel pipeline: 4 stages x 400 steps, stage s on worker s%N (values x stages)", "BM_weft_rt_pipeline", 1.8),
+        ("default spawn options: 2000 fibers x 10 (400 steps + yield), spawned by the first fiber", "BM_weft_rt_natural_yield", 1.8),
+        ("default spawn options: 8 producers + 8 consumers, channel(64), ~100 ns per item", "BM_weft_rt_natural_pool", 1.0)]:
     one, two = items(base + "/1"), items(base + "/2")
     if one is None or two is None:
         missing = True

@@ -191,6 +191,70 @@ void BM_weft_rt_pipeline(benchmark::State& state) {
     set_items(state, static_cast<double>(pipeline_items) * stages);
 }
 
+// ---- code as users write it: default spawn options --------------------------------
+// No placement at all: the first fiber spawns everything, and the runtime
+// must spread it. natural_yield: natural_fibers fibers, each natural_rounds
+// of (burn natural_work steps, yield). natural_pool: natural_producers +
+// natural_consumers fibers on one buffered channel(64), natural_items values
+// of about 100 ns of work each.
+constexpr int natural_fibers = 2000;
+constexpr int natural_rounds = 10;
+constexpr int natural_work = 400;
+constexpr int natural_producers = 8;
+constexpr int natural_consumers = 8;
+constexpr int natural_items = 40000;
+constexpr int natural_item_work = 100;
+
+void BM_weft_rt_natural_yield(benchmark::State& state) {
+    const int workers = static_cast<int>(state.range(0));
+    weft::runtime rt{with_workers(workers)};
+    rt.run([&] {
+        std::vector<weft::fiber_handle> hs;
+        hs.reserve(natural_fibers);
+        for (auto _ : state) {
+            for (int f = 0; f < natural_fibers; ++f)
+                hs.push_back(weft::spawn([f] {
+                    std::uint64_t x = static_cast<std::uint64_t>(f + 1);
+                    for (int r = 0; r < natural_rounds; ++r) {
+                        x = burn(x, natural_work);
+                        weft::this_fiber::yield();
+                    }
+                }));
+            for (auto& h : hs) h.join();
+            hs.clear();
+        }
+    });
+    set_items(state, static_cast<double>(natural_fibers) * natural_rounds);
+}
+
+void BM_weft_rt_natural_pool(benchmark::State& state) {
+    const int workers = static_cast<int>(state.range(0));
+    weft::runtime rt{with_workers(workers)};
+    rt.run([&] {
+        std::vector<weft::fiber_handle> hs;
+        for (auto _ : state) {
+            weft::channel<std::uint64_t> ch(64);
+            weft::wait_group producing;
+            producing.add(natural_producers);
+            for (int p = 0; p < natural_producers; ++p)
+                hs.push_back(weft::spawn([&, p] {
+                    for (int i = p; i < natural_items; i += natural_producers)
+                        ch.send(burn(static_cast<std::uint64_t>(i + 1), natural_item_work / 2));
+                    producing.done();
+                }));
+            for (int c = 0; c < natural_consumers; ++c)
+                hs.push_back(weft::spawn([&] {
+                    for (std::uint64_t v : ch) benchmark::DoNotOptimize(burn(v, natural_item_work / 2));
+                }));
+            producing.wait();
+            ch.close();
+            for (auto& h : hs) h.join();
+            hs.clear();
+        }
+    });
+    set_items(state, natural_items);
+}
+
 // ---- channel ping-pong --------------------------------------------------------
 // One iteration is one round trip: the timing fiber sends on `ping`, the
 // partner receives and sends it back on `pong`. Items are round trips.
@@ -369,7 +433,9 @@ int main(int argc, char** argv) {
     // that Google Benchmark measures CPU time on.
     for (auto [name, fn] : {std::pair{"BM_weft_rt_spawn", &BM_weft_rt_spawn},
                             std::pair{"BM_weft_rt_yield", &BM_weft_rt_yield},
-                            std::pair{"BM_weft_rt_pipeline", &BM_weft_rt_pipeline}}) {
+                            std::pair{"BM_weft_rt_pipeline", &BM_weft_rt_pipeline},
+                            std::pair{"BM_weft_rt_natural_yield", &BM_weft_rt_natural_yield},
+                            std::pair{"BM_weft_rt_natural_pool", &BM_weft_rt_natural_pool}}) {
         auto* b = benchmark::RegisterBenchmark(name, fn)->UseRealTime()->Unit(benchmark::kMicrosecond);
         for (int w = 1; w <= max_workers; ++w) b->Arg(w);
     }

@@ -90,6 +90,7 @@ using fls_table = std::vector<fls_entry>;
 struct fiber {
     void* sp = nullptr;       // saved stack pointer while suspended
     fiber* next = nullptr;    // run-queue link
+    std::uint64_t queued_at = 0;  // the worker's queue clock when it was queued: FIFO across its two queues
     fiber* all_prev = nullptr;  // the worker's list of live fibers, for dumps
     fiber* all_next = nullptr;
     // The worker that runs it. Changes only while the fiber sits in a run

@@ -8,6 +8,7 @@ namespace weft::detail {
 class run_queue {
 public:
     bool empty() const noexcept { return head_ == nullptr; }
+    fiber* front() const noexcept { return head_; }
     std::size_t size() const noexcept { return size_; }
 
     void push(fiber* f) noexcept {
@@ -46,6 +47,20 @@ public:
             }
             f = next;
         }
+    }
+
+    // Unlinks the first n fibers (n <= size()) and returns them as a chain
+    // linked by next, ending in nullptr.
+    fiber* take_front(std::size_t n) noexcept {
+        if (n == 0) return nullptr;
+        fiber* first = head_;
+        fiber* last = head_;
+        for (std::size_t i = 1; i < n; ++i) last = last->next;
+        head_ = last->next;
+        if (!head_) tail_ = nullptr;
+        last->next = nullptr;
+        size_ -= n;
+        return first;
     }
 
 private:

@@ -89,7 +89,7 @@ void worker::adopt(fiber* f) noexcept {
     if (all_) all_->all_prev = f;
     all_ = f;
     f->state = fiber_state::ready;
-    ready_.push(f);
+    enqueue(f);
 }
 
 void worker::start(fiber* f) noexcept {
@@ -105,7 +105,7 @@ void worker::start(fiber* f) noexcept {
 void worker::schedule(fiber* f) noexcept {
     f->state = fiber_state::ready;
     f->waiting_on = wait_reason::none;
-    ready_.push(f);
+    enqueue(f);
 }
 
 void worker::wake(fiber* f, wake_reason why) noexcept {
@@ -141,7 +141,7 @@ void worker::maintenance() noexcept {
 
 fiber* worker::next_runnable() noexcept {
     if (++ticks_ % timer_check_interval == 0) maintenance();
-    if (fiber* f = ready_.pop()) return f;
+    if (fiber* f = dequeue()) return f;
     return &main_;
 }
 
@@ -239,11 +239,11 @@ void worker::yield() {
     if (!on_fiber()) fatal("weft: misuse: weft::this_fiber::yield called outside a fiber");
     fiber* self = current_;
     if (++ticks_ % timer_check_interval == 0) maintenance();
-    fiber* next = ready_.pop();
+    fiber* next = dequeue();
     if (!next) return;
     self->state = fiber_state::ready;
     self->yielded = true;
-    ready_.push(self);
+    enqueue(self);
     switch_to(next);
     // Nothing of `this` below: a migratable fiber may now run on another worker.
     self->yielded = false;
@@ -312,7 +312,7 @@ void worker::loop() {
     for (;;) {
         drain_remote();
         if (!timers_.empty()) fire_timers(steady_now_ns());
-        if (fiber* f = ready_.pop()) {
+        if (fiber* f = dequeue()) {
             switch_to(f);
             continue;
         }
@@ -342,7 +342,7 @@ void worker::loop() {
                 check_group_stop(now);
                 const std::int64_t at = group_->cancel_at_ns.load(std::memory_order_acquire);
                 if (!canceling_all_ && (timeout < 0 || at - now < timeout)) timeout = at - now;
-                if (canceling_all_ && !ready_.empty()) continue;
+                if (canceling_all_ && runnable()) continue;
             }
             idle_wait(timeout);
             continue;

@@ -147,6 +147,22 @@ private:
     void retire(fiber* f) noexcept;
     void release(fiber* f) noexcept;
     fiber* next_runnable() noexcept;
+    // The run queues: unstarted fibers an idle worker may take wait in
+    // fresh_ (a runtime's only), everything else in ready_; dequeue() takes
+    // whichever was queued first, so together they are one FIFO.
+    void enqueue(fiber* f) noexcept {
+        f->queued_at = ++queue_clock_;
+        if (group_ && !f->started && !f->pinned) fresh_.push(f);
+        else ready_.push(f);
+    }
+    fiber* dequeue() noexcept {
+        fiber* a = ready_.front();
+        fiber* b = fresh_.front();
+        if (!b) return a ? ready_.pop() : nullptr;
+        if (!a || b->queued_at < a->queued_at) return fresh_.pop();
+        return ready_.pop();
+    }
+    bool runnable() const noexcept { return !ready_.empty() || !fresh_.empty(); }
     enum class remote_kind : std::uint8_t { wake, cancel, start, release };
     void post(remote_kind kind, fiber* f, std::uint64_t seq) noexcept;
     void post_batch(fiber* list) noexcept;  // `start` entries for a chain linked by next
@@ -154,6 +170,7 @@ private:
     void release_here(fiber* f) noexcept;   // frees f into this worker's pool
     void purge_remote(fiber* f) noexcept;   // drops queued entries naming f
     void give_work(worker* thief) noexcept;
+    void unlink_given(fiber* f, worker* thief) noexcept;  // leaves this worker for thief
     void ask_for_work() noexcept;
     void idle_wait(std::int64_t timeout_ns) noexcept;
     // The group's stop grace is over: cancel every fiber here, now and later.
@@ -178,6 +195,8 @@ private:
     fiber* current_ = &main_;
     fiber* zombie_ = nullptr;  // exited fiber whose stack the next context frees
     run_queue ready_;
+    run_queue fresh_;
+    std::uint64_t queue_clock_ = 0;
     timer_heap timers_;
     stack_pool stacks_;
     fiber* all_ = nullptr;     // live fibers, for dumps and the deadlock report

@@ -180,24 +180,23 @@ void worker::cancel_any(fiber* f) noexcept {
 // ---- stealing and idling -------------------------------------------------------
 
 void worker::give_work(worker* thief) noexcept {
-    // Take every other stealable fiber near the front: half the work, and
-    // the thief gets some of the oldest.
-    fiber* given = nullptr;
+    // Half of the unstarted fibers (the oldest half; a lone one goes too, to
+    // the idle worker), and every other migratable fiber that yielded among
+    // the first few of the run queue.
+    fiber* given = fresh_.take_front((fresh_.size() + 1) / 2);
     fiber** tail = &given;
+    for (fiber* f = given; f; f = f->next) {
+        unlink_given(f, thief);
+        tail = &f->next;
+    }
     bool take = true;
     ready_.take_if(steal_scan_limit, [&](fiber* f) {
         if (!stealable(f)) return false;
-        const bool t = take;  // the first, third, ...: a lone fiber goes to the idle worker
+        const bool t = take;
         take = !take;
         return t;
     }, [&](fiber* f) {
-        --live_;
-        if (f->all_prev) f->all_prev->all_next = f->all_next;
-        else all_ = f->all_next;
-        if (f->all_next) f->all_next->all_prev = f->all_prev;
-        f->all_prev = f->all_next = nullptr;
-        f->owner.store(thief, std::memory_order_release);
-        f->migrated = true;
+        unlink_given(f, thief);
         *tail = f;
         tail = &f->next;
         *tail = nullptr;
@@ -206,6 +205,16 @@ void worker::give_work(worker* thief) noexcept {
     worker* expected = thief;
     thief_.compare_exchange_strong(expected, nullptr, std::memory_order_relaxed);
     thief->post_batch(given);
+}
+
+void worker::unlink_given(fiber* f, worker* thief) noexcept {
+    --live_;
+    if (f->all_prev) f->all_prev->all_next = f->all_next;
+    else all_ = f->all_next;
+    if (f->all_next) f->all_next->all_prev = f->all_prev;
+    f->all_prev = f->all_next = nullptr;
+    f->owner.store(thief, std::memory_order_release);
+    f->migrated = true;
 }
 
 void worker::ask_for_work() noexcept {
