@@ -16,28 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "context/frame_layout.hpp"
 #include "sched/worker.hpp"
 
 namespace weft::detail {
 
 namespace {
 // Where the switch leaves the frame pointer and the resume address of a
-// parked fiber, relative to its saved sp: weft_switch (asm/), or Boost's
-// jump_fcontext (0x38 bytes: MXCSR/x87, r12-r15, rbx, rbp; then the return).
-#if defined(WEFT_CONTEXT_BOOST) && defined(__x86_64__)
-#define WEFT_DUMP_BACKTRACE 1
-constexpr std::size_t saved_fp_slot = 48, saved_pc_slot = 56;
-#elif defined(WEFT_CONTEXT_BOOST)
-#define WEFT_DUMP_BACKTRACE 0
-#elif defined(__x86_64__)
-#define WEFT_DUMP_BACKTRACE 1
-constexpr std::size_t saved_fp_slot = 56, saved_pc_slot = 64;
-#elif defined(__aarch64__)
-#define WEFT_DUMP_BACKTRACE 1
-constexpr std::size_t saved_fp_slot = 80, saved_pc_slot = 88;
-#else
-#define WEFT_DUMP_BACKTRACE 0
-#endif
+// parked fiber, relative to its saved sp: src/context/frame_layout.hpp.
+constexpr std::size_t saved_fp_slot = saved_frame::fp_offset, saved_pc_slot = saved_frame::pc_offset;
 
 std::string symbolize(std::uintptr_t pc) {
     Dl_info info{};
@@ -64,8 +51,8 @@ bool inside(const stack& s, std::uintptr_t p) {
 }  // namespace
 
 void backtrace_parked(const fiber* f, std::ostream& os) {
-#if WEFT_DUMP_BACKTRACE
-    if (!f->sp || !f->started) return;
+    // No layout described (Boost.Context off x86-64): no backtrace.
+    if (!saved_frame::known || !f->sp || !f->started) return;
     const auto sp = reinterpret_cast<std::uintptr_t>(f->sp);
     if (!inside(f->stk, sp + saved_pc_slot)) return;
     std::uintptr_t fp = *reinterpret_cast<const std::uintptr_t*>(sp + saved_fp_slot);
@@ -79,10 +66,6 @@ void backtrace_parked(const fiber* f, std::ostream& os) {
         if (next_fp <= fp) break;
         fp = next_fp;
     }
-#else
-    (void)f;
-    (void)os;
-#endif
 }
 
 }  // namespace weft::detail
