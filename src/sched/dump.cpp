@@ -2,12 +2,9 @@
 // backtraces of parked fibers, and the stack high-water mark.
 #include "weft/debug.hpp"
 
-#include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include <cxxabi.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -17,6 +14,7 @@
 #include <vector>
 
 #include "context/frame_layout.hpp"
+#include "sched/symbolize.hpp"
 #include "sched/worker.hpp"
 
 namespace weft::detail {
@@ -25,24 +23,6 @@ namespace {
 // Where the switch leaves the frame pointer and the resume address of a
 // parked fiber, relative to its saved sp: src/context/frame_layout.hpp.
 constexpr std::size_t saved_fp_slot = saved_frame::fp_offset, saved_pc_slot = saved_frame::pc_offset;
-
-std::string symbolize(std::uintptr_t pc) {
-    Dl_info info{};
-    std::ostringstream os;
-    os << "0x" << std::hex << pc << std::dec;
-    // pc - 1: a return address may already belong to the next function.
-    if (::dladdr(reinterpret_cast<void*>(pc - 1), &info) && info.dli_sname) {
-        int status = 0;
-        char* demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
-        std::string name = status == 0 && demangled ? demangled : info.dli_sname;
-        std::free(demangled);
-        if (name.size() > 160) name = name.substr(0, 157) + "...";
-        os << " in " << name;
-    } else if (info.dli_fname) {
-        os << " in " << info.dli_fname;
-    }
-    return os.str();
-}
 
 bool inside(const stack& s, std::uintptr_t p) {
     const auto lo = reinterpret_cast<std::uintptr_t>(s.lo);
@@ -57,8 +37,11 @@ void backtrace_parked(const fiber* f, std::ostream& os) {
     if (!inside(f->stk, sp + saved_pc_slot)) return;
     std::uintptr_t fp = *reinterpret_cast<const std::uintptr_t*>(sp + saved_fp_slot);
     std::uintptr_t pc = *reinterpret_cast<const std::uintptr_t*>(sp + saved_pc_slot);
-    for (int depth = 0; depth < 32 && pc; ++depth) {
-        os << "      #" << depth << ' ' << symbolize(pc) << '\n';
+    constexpr std::size_t max_depth = 32;
+    std::uintptr_t pcs[max_depth];
+    std::size_t depth = 0;
+    while (depth < max_depth && pc) {
+        pcs[depth++] = pc;
         // Frames only go up the fiber's own stack; anything else ends the walk.
         if (!inside(f->stk, fp)) break;
         const std::uintptr_t next_fp = reinterpret_cast<const std::uintptr_t*>(fp)[0];
@@ -66,6 +49,9 @@ void backtrace_parked(const fiber* f, std::ostream& os) {
         if (next_fp <= fp) break;
         fp = next_fp;
     }
+    std::string names[max_depth];
+    symbolize(pcs, depth, names);
+    for (std::size_t i = 0; i < depth; ++i) os << "      #" << i << ' ' << names[i] << '\n';
 }
 
 }  // namespace weft::detail

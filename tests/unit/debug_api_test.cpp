@@ -9,7 +9,8 @@
 
 using namespace std::chrono_literals;
 
-// External linkage, so the executable exports it (-rdynamic) and the dump can name it.
+// External linkage: without libdw the dump names it through dladdr, from the
+// test's exported symbols (ENABLE_EXPORTS in tests/CMakeLists.txt).
 __attribute__((noinline)) void parked_in_a_named_function(weft::channel<int>& ch) {
     ch.recv();
     asm volatile("" ::: "memory");  // keeps the frame: no tail call
