@@ -106,6 +106,7 @@ std::string with_dladdr(std::uintptr_t pc) {
 }  // namespace
 
 void symbolize(const std::uintptr_t* pcs, std::size_t n, std::string* out) {
+    if (n == 0) return;
 #if WEFT_HAVE_LIBDW
     std::vector<std::string> function(n), where(n);
     try {
