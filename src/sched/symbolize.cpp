@@ -36,10 +36,13 @@ std::string demangle(const char* name) {
 #if WEFT_HAVE_LIBDW
 // One libdwfl session for the process, reporting the modules mapped in
 // /proc/self/maps; reported afresh when an address is in none of them (a
-// library loaded since). Kept for the life of the process: dumps may come
-// late, from a signal handler or during exit.
+// library loaded since).
 class dwfl_session {
 public:
+    dwfl_session() = default;
+    dwfl_session(const dwfl_session&) = delete;
+    dwfl_session& operator=(const dwfl_session&) = delete;
+    ~dwfl_session();
     // Function name (demangled) and "file:line" of addr, either empty when unknown.
     bool lookup(std::uintptr_t addr, std::string& function, std::string& where) {
         Dwfl_Module* m = find_module(addr);
@@ -82,12 +85,30 @@ private:
 // two threads dumping at once, must not wait; the one that cannot lock uses dladdr.
 std::mutex dwfl_mu;
 
+// The session, made on first use and ended with the process's static objects
+// (so that leak checkers see libdw's memory freed); a dump after that, during
+// exit, names functions through dladdr.
+struct session_holder {
+    dwfl_session* session = nullptr;
+    bool ended = false;
+    ~session_holder() {
+        std::lock_guard<std::mutex> lock(dwfl_mu);
+        delete session;
+        session = nullptr;
+        ended = true;
+    }
+} holder;
+
+dwfl_session::~dwfl_session() {
+    if (dwfl_) dwfl_end(dwfl_);
+}
+
 // Names what it can of pcs into function/where, on the calling thread.
 void libdw_lookup_all(const std::uintptr_t* pcs, std::size_t n, std::string* function, std::string* where) {
     std::unique_lock<std::mutex> lock(dwfl_mu, std::try_to_lock);
-    if (!lock.owns_lock()) return;
-    static dwfl_session* session = new dwfl_session;  // never destroyed, see dwfl_session
-    for (std::size_t i = 0; i < n; ++i) session->lookup(pcs[i] - 1, function[i], where[i]);
+    if (!lock.owns_lock() || holder.ended) return;
+    if (!holder.session) holder.session = new dwfl_session;
+    for (std::size_t i = 0; i < n; ++i) holder.session->lookup(pcs[i] - 1, function[i], where[i]);
 }
 #endif
 
