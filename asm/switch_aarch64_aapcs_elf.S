@@ -4,10 +4,9 @@
  * void* weft_make_context(void* stack_top, void (*entry)(void*))
  * (see switch_x86_64_sysv_elf.S for the contract)
  *
- * Frame, from the saved stack pointer up (176 bytes, 16-aligned):
- *   0: x19 x20  16: x21 x22  32: x23 x24  48: x25 x26  64: x27 x28
- *   80: x29 x30  96: d8 d9  112: d10 d11  128: d12 d13  144: d14 d15
- *   160: FPCR  168: unused
+ * Frame, from the saved stack pointer up (176 bytes, 16-aligned): x19..x30,
+ * d8..d15, FPCR; the offsets are in src/context/frame_layout.hpp
+ * (WEFT_FRAME_AARCH64_*), which the code uses.
  * FPCR is per fiber; it is written only when it differs, since a write can
  * serialise the pipeline.
  */

@@ -13,9 +13,9 @@
  *   Builds a frame on a fresh stack so that the first weft_switch to the
  *   returned stack pointer calls entry(arg) through weft_trampoline.
  *
- * Frame, from the saved stack pointer up:
- *   0: MXCSR (4)  4: x87 control word (2)  8: unused
- *   16: r15  24: r14  32: r13  40: r12  48: rbx  56: rbp  64: return address
+ * Frame, from the saved stack pointer up: MXCSR, x87 control word, r15, r14,
+ * r13, r12, rbx, rbp, return address; the offsets are in
+ * src/context/frame_layout.hpp (WEFT_FRAME_X86_64_*), which the code uses.
  * MXCSR and the x87 control word are always reloaded (see the ELF file).
  *
  * Unwind info: the assembler emits no __compact_unwind entry for CFI it

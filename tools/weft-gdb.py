@@ -14,6 +14,19 @@
 import gdb
 
 WORKER_VAR = "weft::detail::this_worker"
+# The frame weft_switch saves: offsets from a parked fiber's saved sp of its
+# frame pointer and its resume address. A copy of src/context/frame_layout.hpp,
+# whose names for them are in SAVED_FRAME_SOURCE; the ctest test
+# debug.gdb_frame_layout_matches (tests/debug/check_frame_layout.py) checks
+# that the two agree.
+SAVED_FRAME = {
+    "x86_64": {"fp": 56, "pc": 64},   # 16 bytes MXCSR/x87 CW, r15 r14 r13 r12 rbx, rbp, return address
+    "aarch64": {"fp": 80, "pc": 88},  # x19..x28, then x29 (fp) and x30 (lr); d8..d15 and fpcr above
+}
+SAVED_FRAME_SOURCE = {
+    "x86_64": {"fp": "WEFT_FRAME_X86_64_RBP", "pc": "WEFT_FRAME_X86_64_RET"},
+    "aarch64": {"fp": "WEFT_FRAME_AARCH64_X29", "pc": "WEFT_FRAME_AARCH64_X30"},
+}
 MAX_FIBERS = 1000000  # a corrupt (cyclic) list must not hang gdb
 MAX_FRAMES = 256
 
@@ -292,11 +305,12 @@ def _saved_frame(f):
     """(frame pointer, resume address) from the frame weft_switch saved at f.sp."""
     arch = _arch()
     if _is_x86_64(arch):
-        fp_slot, pc_slot = 56, 64  # 16 bytes MXCSR/x87 CW, r15 r14 r13 r12 rbx, rbp, return address
+        layout = SAVED_FRAME["x86_64"]
     elif _is_aarch64(arch):
-        fp_slot, pc_slot = 80, 88  # x19..x28, then x29 (fp) and x30 (lr); d8..d15 and fpcr above
+        layout = SAVED_FRAME["aarch64"]
     else:
         raise weft_error("weft-gdb: no saved-frame layout for %s" % arch)
+    fp_slot, pc_slot = layout["fp"], layout["pc"]
     try:
         return _read_u64(f.sp + fp_slot), _read_u64(f.sp + pc_slot)
     except gdb.MemoryError as e:

@@ -30,20 +30,12 @@ const char* yield_type_name() noexcept {
     return __PRETTY_FUNCTION__;
 }
 
-// The switch primitive (src/context/context.hpp), declared here so that the
-// common resume and yield compile to a direct call in the caller's loop: a
-// return between two switches is mispredicted, and costs more than the switch.
-#if defined(WEFT_CONTEXT_BOOST)
-void* switch_context(void** save_sp, void* to_sp, void* arg);
-inline void* generator_switch(void** save_sp, void* to_sp, void* arg) {
-    return switch_context(save_sp, to_sp, arg);
-}
-#else
-extern "C" void* weft_switch(void** save_sp, void* to_sp, void* arg);
-inline void* generator_switch(void** save_sp, void* to_sp, void* arg) {
-    return weft_switch(save_sp, to_sp, arg);
-}
-#endif
+// The context switch, out of line in libweft (src/generator/generator.cpp):
+// the switch itself is internal to the library and declared in no public
+// header. It is a plain jump to the switch, so the common resume and yield
+// still make one call from the caller's loop and return nowhere in between:
+// a return between two switches is mispredicted, and costs more than the switch.
+void* generator_switch(void** save_sp, void* to_sp, void* arg);
 
 // Code built with ASan or TSan takes the out-of-line path, which tells the
 // sanitizer about every switch. (A library built with them turns the inline

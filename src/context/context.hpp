@@ -16,6 +16,9 @@ void* switch_context(void** save_sp, void* to_sp, void* arg);
 #else
 extern "C" void* weft_switch(void** save_sp, void* to_sp, void* arg);
 extern "C" void* weft_make_context(void* stack_top, context_entry entry);
+// Not callable: the first resume address of every fresh context
+// (frame_layout.hpp's return-address slot), named for tests and debuggers.
+extern "C" void weft_trampoline();
 
 inline void* make_context(void* stack_top, std::size_t /*stack_size*/, context_entry entry) {
     return weft_make_context(stack_top, entry);

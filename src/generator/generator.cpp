@@ -18,6 +18,10 @@ namespace weft::detail {
 
 __thread generator_core* current_generator __attribute__((tls_model("initial-exec"))) = nullptr;
 
+// Compiles to a tail jump into the switch (no frame of its own in optimized
+// builds): the switch's resume lands directly in generator.hpp's caller.
+void* generator_switch(void** save_sp, void* to_sp, void* arg) { return switch_context(save_sp, to_sp, arg); }
+
 // What a started generator needs only on the slow path, at the top of its own
 // stack, so starting one costs a pool pop and no allocation.
 struct generator_frame {

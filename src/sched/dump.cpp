@@ -2,12 +2,9 @@
 // backtraces of parked fibers, and the stack high-water mark.
 #include "weft/debug.hpp"
 
-#include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include <cxxabi.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -16,46 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "context/frame_layout.hpp"
+#include "sched/symbolize.hpp"
 #include "sched/worker.hpp"
 
 namespace weft::detail {
 
 namespace {
 // Where the switch leaves the frame pointer and the resume address of a
-// parked fiber, relative to its saved sp: weft_switch (asm/), or Boost's
-// jump_fcontext (0x38 bytes: MXCSR/x87, r12-r15, rbx, rbp; then the return).
-#if defined(WEFT_CONTEXT_BOOST) && defined(__x86_64__)
-#define WEFT_DUMP_BACKTRACE 1
-constexpr std::size_t saved_fp_slot = 48, saved_pc_slot = 56;
-#elif defined(WEFT_CONTEXT_BOOST)
-#define WEFT_DUMP_BACKTRACE 0
-#elif defined(__x86_64__)
-#define WEFT_DUMP_BACKTRACE 1
-constexpr std::size_t saved_fp_slot = 56, saved_pc_slot = 64;
-#elif defined(__aarch64__)
-#define WEFT_DUMP_BACKTRACE 1
-constexpr std::size_t saved_fp_slot = 80, saved_pc_slot = 88;
-#else
-#define WEFT_DUMP_BACKTRACE 0
-#endif
-
-std::string symbolize(std::uintptr_t pc) {
-    Dl_info info{};
-    std::ostringstream os;
-    os << "0x" << std::hex << pc << std::dec;
-    // pc - 1: a return address may already belong to the next function.
-    if (::dladdr(reinterpret_cast<void*>(pc - 1), &info) && info.dli_sname) {
-        int status = 0;
-        char* demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
-        std::string name = status == 0 && demangled ? demangled : info.dli_sname;
-        std::free(demangled);
-        if (name.size() > 160) name = name.substr(0, 157) + "...";
-        os << " in " << name;
-    } else if (info.dli_fname) {
-        os << " in " << info.dli_fname;
-    }
-    return os.str();
-}
+// parked fiber, relative to its saved sp: src/context/frame_layout.hpp.
+constexpr std::size_t saved_fp_slot = saved_frame::fp_offset, saved_pc_slot = saved_frame::pc_offset;
 
 bool inside(const stack& s, std::uintptr_t p) {
     const auto lo = reinterpret_cast<std::uintptr_t>(s.lo);
@@ -64,14 +31,17 @@ bool inside(const stack& s, std::uintptr_t p) {
 }  // namespace
 
 void backtrace_parked(const fiber* f, std::ostream& os) {
-#if WEFT_DUMP_BACKTRACE
-    if (!f->sp || !f->started) return;
+    // No layout described (Boost.Context off x86-64): no backtrace.
+    if (!saved_frame::known || !f->sp || !f->started) return;
     const auto sp = reinterpret_cast<std::uintptr_t>(f->sp);
     if (!inside(f->stk, sp + saved_pc_slot)) return;
     std::uintptr_t fp = *reinterpret_cast<const std::uintptr_t*>(sp + saved_fp_slot);
     std::uintptr_t pc = *reinterpret_cast<const std::uintptr_t*>(sp + saved_pc_slot);
-    for (int depth = 0; depth < 32 && pc; ++depth) {
-        os << "      #" << depth << ' ' << symbolize(pc) << '\n';
+    constexpr std::size_t max_depth = 32;
+    std::uintptr_t pcs[max_depth];
+    std::size_t depth = 0;
+    while (depth < max_depth && pc) {
+        pcs[depth++] = pc;
         // Frames only go up the fiber's own stack; anything else ends the walk.
         if (!inside(f->stk, fp)) break;
         const std::uintptr_t next_fp = reinterpret_cast<const std::uintptr_t*>(fp)[0];
@@ -79,10 +49,9 @@ void backtrace_parked(const fiber* f, std::ostream& os) {
         if (next_fp <= fp) break;
         fp = next_fp;
     }
-#else
-    (void)f;
-    (void)os;
-#endif
+    std::string names[max_depth];
+    symbolize(pcs, depth, names);
+    for (std::size_t i = 0; i < depth; ++i) os << "      #" << i << ' ' << names[i] << '\n';
 }
 
 }  // namespace weft::detail

@@ -15,6 +15,7 @@
 
 #include "context/annotate.hpp"
 #include "context/context.hpp"
+#include "context/frame_layout.hpp"
 
 using namespace weft::detail;
 
@@ -277,6 +278,71 @@ TEST(Switch, ThousandsOfContextsInRandomOrder) {
         ASSERT_EQ(all[i]->local_check, expected[i] ^ reinterpret_cast<std::uintptr_t>(all[i]));
     }
     for (auto* c : all) delete c;
+}
+
+// ---- the saved frame, as src/context/frame_layout.hpp describes it --------
+
+raw_context* g_parker;
+std::uintptr_t g_parker_frame;  // park_here's frame pointer while it is parked
+
+[[gnu::noinline]] void park_here() {
+    g_parker_frame = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+    annotate_leave(g_parker->annot, main_ctx.annot, false);
+    switch_context(&g_parker->sp, main_ctx.sp, nullptr);
+    annotate_arrive(g_parker->annot, &main_ctx.annot);
+    asm volatile("" ::: "memory");  // no tail call: the switch is called from this frame
+}
+
+void parker_entry(void*) {
+    annotate_arrive(g_parker->annot, &main_ctx.annot);
+    for (;;) park_here();
+}
+
+// A return address that lies within the first bytes of fn's code.
+bool returns_into(std::uintptr_t pc, std::uintptr_t fn) { return pc > fn && pc < fn + 1024; }
+
+TEST(Switch, SavedFrameMatchesFrameLayout) {
+    if (!saved_frame::known) GTEST_SKIP() << "frame_layout.hpp describes no frame for this backend";
+    raw_context child;
+    g_parker = &child;
+    child.start(&parker_entry);
+    const auto lo = reinterpret_cast<std::uintptr_t>(child.mem);
+    const auto hi = lo + child.size;
+    auto on_stack = [&](std::uintptr_t p) { return p >= lo && p + 16 <= hi; };
+    auto word = [](std::uintptr_t p) { return *reinterpret_cast<const std::uintptr_t*>(p); };
+#if !defined(WEFT_CONTEXT_BOOST)
+    // A fresh context resumes in the trampoline, with no frame to walk.
+    {
+        const auto sp = reinterpret_cast<std::uintptr_t>(child.sp);
+        ASSERT_TRUE(on_stack(sp + saved_frame::pc_offset));
+        EXPECT_EQ(word(sp + saved_frame::pc_offset), reinterpret_cast<std::uintptr_t>(&weft_trampoline));
+        EXPECT_EQ(word(sp + saved_frame::fp_offset), 0u);
+    }
+#endif
+    for (int round = 0; round < 2; ++round) {
+        g_parker_frame = 0;
+        jump(main_ctx, child, nullptr);  // runs until park_here switches back
+        ASSERT_TRUE(on_stack(g_parker_frame));
+        const auto sp = reinterpret_cast<std::uintptr_t>(child.sp);
+        ASSERT_TRUE(on_stack(sp + saved_frame::pc_offset));
+        std::uintptr_t fp = word(sp + saved_frame::fp_offset);
+        std::uintptr_t pc = word(sp + saved_frame::pc_offset);
+        const auto park = reinterpret_cast<std::uintptr_t>(&park_here);
+        if (fp != g_parker_frame || !returns_into(pc, park)) {
+            // The switch was called from an out-of-line switch_context (the
+            // Boost.Context backend, or an unoptimized build): one frame more.
+            const auto sw = reinterpret_cast<std::uintptr_t>(&switch_context);
+            EXPECT_TRUE(returns_into(pc, sw)) << std::hex << "resume address 0x" << pc
+                                              << " is in neither park_here (0x" << park
+                                              << ") nor switch_context (0x" << sw << ")";
+            ASSERT_TRUE(on_stack(fp)) << std::hex << "saved frame pointer 0x" << fp;
+            pc = word(fp + 8);
+            fp = word(fp);
+        }
+        EXPECT_EQ(fp, g_parker_frame) << "the saved frame pointer is not park_here's frame";
+        EXPECT_TRUE(returns_into(pc, park)) << std::hex << "resume address 0x" << pc
+                                            << " is not in park_here (0x" << park << ")";
+    }
 }
 
 TEST(Switch, BackendIsNamed) {

@@ -9,13 +9,23 @@
 
 using namespace std::chrono_literals;
 
-// External linkage, so the executable exports it (-rdynamic) and the dump can name it.
+// External linkage: without libdw the dump names it through dladdr, from the
+// test's exported symbols (ENABLE_EXPORTS in tests/CMakeLists.txt).
 __attribute__((noinline)) void parked_in_a_named_function(weft::channel<int>& ch) {
     ch.recv();
     asm volatile("" ::: "memory");  // keeps the frame: no tail call
 }
 
 namespace {
+
+// Internal linkage: never in the dynamic symbol table, with or without
+// -rdynamic. Its body differs from parked_in_a_named_function's, so that
+// identical-code folding cannot merge the two.
+volatile int received_by_the_static_function = 0;
+__attribute__((noinline)) void parked_in_a_static_function(weft::channel<int>& ch) {
+    received_by_the_static_function = ch.recv().value_or(-1);
+    asm volatile("" ::: "memory");
+}
 
 TEST(DumpTest, ListsFibersWithStateWaitAndBacktrace) {
     std::string text;
@@ -39,6 +49,27 @@ TEST(DumpTest, ListsFibersWithStateWaitAndBacktrace) {
     EXPECT_NE(text.find("'sleeper' sleeping on sleep"), std::string::npos) << text;
     EXPECT_NE(text.find("'main' running"), std::string::npos) << text;
     EXPECT_NE(text.find("parked_in_a_named_function"), std::string::npos) << text;
+}
+
+// With libdw, names come from the symbol table and lines from DWARF, so
+// the dump names a static function of an executable that exports nothing.
+TEST(DumpTest, NamesStaticFunctionsWithLibdw) {
+#ifndef WEFT_TEST_HAVE_LIBDW
+    GTEST_SKIP() << "weft was configured without libdw: dumps name functions through dladdr";
+#endif
+    std::string text;
+    weft::run([&] {
+        weft::channel<int> ch(0);
+        auto a = weft::spawn([&] { parked_in_a_static_function(ch); }, {.name = "receiver"});
+        weft::this_fiber::sleep_for(5ms);
+        std::ostringstream os;
+        weft::dump(os);
+        text = os.str();
+        ch.send(1);
+        a.join();
+    });
+    // " at file:line": the line of the innermost call inlined there.
+    EXPECT_NE(text.find("parked_in_a_static_function(weft::channel<int>&) at "), std::string::npos) << text;
 }
 
 TEST(DumpTest, OutsideWeftSaysSo) {

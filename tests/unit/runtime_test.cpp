@@ -88,25 +88,38 @@ TEST(RuntimeTest, IdleWorkerStealsOnlyFibersThatHaveNotStarted) {
     rt.run([&] {
         const int home = weft::worker_index();
         std::vector<weft::fiber_handle> hs;
-        for (int i = 0; i < n; ++i)
-            hs.push_back(weft::spawn([&, i, home] {
-                const int first = weft::worker_index();
-                if (first != home) ++started_elsewhere;
-                const pthread_t thread = pthread_self();
-                int* const errno_at = &errno;
+        auto body = [&, home](int i, int rounds) {
+            const int first = weft::worker_index();
+            if (first != home) ++started_elsewhere;
+            const pthread_t thread = pthread_self();
+            int* const errno_at = &errno;
+            tls_marker = i;
+            for (int k = 0; k < rounds; ++k) {
+                // Busy work between yields keeps both workers wanting fibers.
+                volatile unsigned x = 0;
+                for (int s = 0; s < 2000; ++s) x = x + s;
+                errno = i;
+                weft::this_fiber::yield();
+                if (weft::worker_index() != first || !pthread_equal(thread, pthread_self()))
+                    ++moved_after_start;
+                if (&errno != errno_at || errno != i) ++errno_or_tls_lost;
                 tls_marker = i;
-                for (int k = 0; k < 100; ++k) {
-                    // Busy work between yields keeps both workers wanting fibers.
-                    volatile unsigned x = 0;
-                    for (int s = 0; s < 2000; ++s) x = x + s;
-                    errno = i;
-                    weft::this_fiber::yield();
-                    if (weft::worker_index() != first || !pthread_equal(thread, pthread_self()))
-                        ++moved_after_start;
-                    if (&errno != errno_at || errno != i) ++errno_or_tls_lost;
-                    tls_marker = i;
-                }
-            }));
+            }
+        };
+        for (int i = 0; i < n; ++i) hs.push_back(weft::spawn([&body, i] { body(i, 100); }));
+        // The other worker asks for work when it goes idle, and is answered
+        // at this worker's next spawn. If its thread was not scheduled while
+        // the 200 were spawned, nothing was taken yet: keep spawning, one
+        // small fiber at a time, with this thread blocked in between (no
+        // yield, so nothing here starts and every fiber stays stealable),
+        // until one has started over there, or a generous bound runs out.
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        for (int i = n; i < n + 10'000 && started_elsewhere.load() == 0 &&
+                        std::chrono::steady_clock::now() < until;
+             ++i) {
+            std::this_thread::sleep_for(1ms);
+            hs.push_back(weft::spawn([&body, i] { body(i, 2); }));
+        }
         for (auto& h : hs) h.join();
     });
     EXPECT_EQ(moved_after_start.load(), 0);
@@ -119,26 +132,37 @@ TEST(RuntimeTest, IdleWorkerStealsOnlyFibersThatHaveNotStarted) {
 TEST(RuntimeTest, MigratableFibersMayMoveAtYield) {
     weft::runtime rt{{.workers = 2}};
     std::atomic<int> moved{0};
-    std::atomic<int> started_on_0{0};
+    std::atomic<int> started_at_home{0};
     rt.run([&] {
+        // The main fiber may have been taken by either worker before it started.
+        const int home = weft::worker_index();
+        const int other = 1 - home;
         std::vector<weft::fiber_handle> hs;
-        // Worker 1 is kept busy (no yields) while the fibers start on worker
-        // 0; when it is done it goes idle and asks worker 0 for fibers, and
-        // only yielded migratable ones can go.
+        // The other worker is kept busy (no yields) while the fibers start
+        // here; when it is done it goes idle and asks this worker for
+        // fibers, and only yielded migratable ones can go.
         std::atomic<bool> spinning{false};
-        hs.push_back(weft::spawn_on(1, [&] {
+        hs.push_back(weft::spawn_on(other, [&] {
             spinning = true;
-            const auto until = std::chrono::steady_clock::now() + 5s;
-            while (started_on_0 < 10 && std::chrono::steady_clock::now() < until) {
+            const auto until = std::chrono::steady_clock::now() + 10s;
+            while (started_at_home < 10 && std::chrono::steady_clock::now() < until) {
             }
         }));
-        for (int i = 0; i < 1000 && !spinning; ++i) weft::this_fiber::sleep_for(100us);
+        {
+            const auto until = std::chrono::steady_clock::now() + 10s;
+            for (int i = 0; i < 100'000 && !spinning && std::chrono::steady_clock::now() < until; ++i)
+                weft::this_fiber::sleep_for(100us);
+        }
         for (int i = 0; i < 40; ++i)
-            hs.push_back(weft::spawn([&] {
+            hs.push_back(weft::spawn([&, home] {
                 const int first = weft::worker_index();
-                if (first == 0) ++started_on_0;
-                const auto until = std::chrono::steady_clock::now() + 3s;
-                for (int k = 0; k < 1'000'000 && std::chrono::steady_clock::now() < until; ++k) {
+                if (first != home) return;  // only this worker's fibers are watched
+                ++started_at_home;
+                // Until one of them has moved (however late the other
+                // worker's thread gets to ask), or a generous bound runs out.
+                const auto until = std::chrono::steady_clock::now() + 10s;
+                for (int k = 0; k < 100'000'000 && moved.load() == 0 && std::chrono::steady_clock::now() < until;
+                     ++k) {
                     volatile unsigned x = 0;
                     for (int s = 0; s < 500; ++s) x = x + s;
                     weft::this_fiber::yield();
@@ -146,12 +170,11 @@ TEST(RuntimeTest, MigratableFibersMayMoveAtYield) {
                         ++moved;
                         break;
                     }
-                    if (first == 1) break;  // only worker 0's fibers are watched
                 }
             }, {.migratable = true}));
         for (auto& h : hs) h.join();
     });
-    ASSERT_GT(started_on_0.load(), 1);
+    ASSERT_GT(started_at_home.load(), 1);
     EXPECT_GT(moved.load(), 0);
 }
 
@@ -267,7 +290,11 @@ TEST(RuntimeTest, StopFromOutsideEndsBlockedFibers) {
     std::atomic<int> canceled{0};
     for (int i = 0; i < 4; ++i)
         rt.spawn([&] {
-            while (!weft::stop_requested()) weft::this_fiber::sleep_for(1ms);
+            // The error_code form: a worker thread not scheduled during the
+            // grace leaves this fiber asleep when the cancel comes, and the
+            // throwing form would then end a detached fiber with an exception.
+            std::error_code ec;
+            while (!weft::stop_requested()) weft::this_fiber::sleep_for(1ms, ec);
             ++politely;
         }).detach();
     for (int i = 0; i < 4; ++i)
@@ -320,7 +347,7 @@ TEST(RuntimeTest, SocketsWorkOnWhicheverWorkerTheFiberRuns) {
                     weft::this_fiber::sleep_for(1ms);
                     char b = 'x';
                     c.write_all(&b, 1);
-                    if (c.read(&b, 1, weft::deadline(5s)) == 1 && b == 'x') ++echoed;
+                    if (c.read(&b, 1, weft::deadline(30s)) == 1 && b == 'x') ++echoed;
                 });
             g.wait();
         });
@@ -328,7 +355,7 @@ TEST(RuntimeTest, SocketsWorkOnWhicheverWorkerTheFiberRuns) {
             weft::spawn([&, c = listener.accept()]() mutable {
                 char b;
                 std::error_code ec;
-                c.read(&b, 1, ec, weft::deadline(5s));
+                c.read(&b, 1, ec, weft::deadline(30s));
                 if (ec) {
                     ++failed;
                     return;
