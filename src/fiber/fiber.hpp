@@ -91,6 +91,7 @@ struct fiber {
     void* sp = nullptr;       // saved stack pointer while suspended
     fiber* next = nullptr;    // run-queue link
     std::uint64_t queued_at = 0;  // the worker's queue clock when it was queued: FIFO across its two queues
+    unsigned queued_tick = 0;     // the worker's scheduling passes then (see worker::steal)
     fiber* all_prev = nullptr;  // the worker's list of live fibers, for dumps
     fiber* all_next = nullptr;
     // The worker that runs it. Changes only while the fiber sits in a run
@@ -104,6 +105,7 @@ struct fiber {
     bool yielded = false;     // in a run queue because it yielded (a migratable fiber may move)
     bool foreign_stack = false;  // taken from a runtime's shared pool, by a thread outside it
     bool migrated = false;    // has changed workers: remote entries naming it may sit in any queue
+    bool listed = false;      // in its worker's list of live fibers
     // join_running, join_done, join_detached, or the joiner's waiter*.
     std::atomic<std::uintptr_t> join_state{join_running};
     fiber_id id = 0;

@@ -56,6 +56,13 @@ public:
         return true;
     }
 
+    // Pool threads waiting for a job, with none queued: they cannot wake any
+    // fiber until someone submits (the runtime's deadlock report counts them).
+    unsigned idle_threads() {
+        std::lock_guard<std::mutex> lock(mu_);
+        return jobs_.empty() ? idle_ : 0;
+    }
+
 private:
     explicit offload_pool(const offload_options& o) : capacity_(o.queue_capacity ? o.queue_capacity : 1) {
         const unsigned n = o.threads ? o.threads : 1;
@@ -67,7 +74,9 @@ private:
             waiter* room = nullptr;
             {
                 std::unique_lock<std::mutex> lock(mu_);
+                ++idle_;
                 cv_.wait(lock, [this] { return !jobs_.empty(); });
+                --idle_;
                 j = jobs_.front();
                 jobs_.pop_front();
                 if (!submitters_.empty()) {
@@ -85,6 +94,7 @@ private:
     std::condition_variable cv_;
     std::deque<job> jobs_;
     std::deque<waiter*> submitters_;  // fibers waiting for room in a full queue
+    unsigned idle_ = 0;               // guarded by mu_
 };
 }  // namespace
 
@@ -114,6 +124,14 @@ void offload_run(void (*fn)(void*) noexcept, void* ctx) {
         block(wt, no_deadline, /*cancelable=*/false);
         if (queued) return;
     }
+}
+
+unsigned offload_idle_threads() noexcept {
+    {
+        std::lock_guard<std::mutex> lock(config_mu);
+        if (!started) return 0;
+    }
+    return offload_pool::get().idle_threads();
 }
 
 bool configure_offload_pool(const offload_options& opts) noexcept {

@@ -49,6 +49,11 @@ public:
         }
     }
 
+    template <class Fn>
+    void for_each(Fn fn) const {
+        for (fiber* f = head_; f; f = f->next) fn(f);
+    }
+
     // Unlinks the first n fibers (n <= size()) and returns them as a chain
     // linked by next, ending in nullptr.
     fiber* take_front(std::size_t n) noexcept {

@@ -13,6 +13,7 @@
 #include <ostream>
 #include <sstream>
 #include <system_error>
+#include <vector>
 
 #include "common/assert.hpp"
 #include "context/context.hpp"
@@ -81,25 +82,57 @@ fiber* worker::allocate(stack_pool& pool, const spawn_options& opts, std::size_t
     return f;
 }
 
-void worker::adopt(fiber* f) noexcept {
-    if (canceling_all_) f->cancel_requested.store(true, std::memory_order_relaxed);
+void worker::list_fiber(fiber* f) noexcept {
     ++live_;
     f->all_next = all_;
     f->all_prev = nullptr;
     if (all_) all_->all_prev = f;
     all_ = f;
+    f->listed = true;
+}
+
+void worker::adopt(fiber* f) noexcept {
+    if (canceling_all_) f->cancel_requested.store(true, std::memory_order_relaxed);
     f->state = fiber_state::ready;
+    if (!(group_ && fresh_eligible(f))) list_fiber(f);
     enqueue(f);
+}
+
+void worker::push_fresh(fiber* f) noexcept {
+    {
+        std::lock_guard<spinlock> lock(fresh_lock_);
+        fresh_.push(f);
+        fresh_count_.store(fresh_.size(), std::memory_order_seq_cst);
+    }
+    // Go's wakep: another worker sleeps and none is looking for work: wake
+    // one to come and take some. seq_cst pairs with idle_wait(): it counts
+    // itself asleep, then looks at every fresh_count_ once more.
+    if (group_->spinning.load(std::memory_order_seq_cst) == 0 &&
+        group_->sleeping.load(std::memory_order_seq_cst) > 0) {
+        for (worker* w : group_->workers) {
+            if (w != this && w->sleeping_.load(std::memory_order_relaxed)) {
+                w->notify();
+                break;
+            }
+        }
+    }
+}
+
+fiber* worker::dequeue_either() noexcept {
+    std::lock_guard<spinlock> lock(fresh_lock_);
+    fiber* a = ready_.front();
+    fiber* b = fresh_.front();
+    if (b && (!a || b->queued_at < a->queued_at)) {
+        fresh_.pop();
+        fresh_count_.store(fresh_.size(), std::memory_order_relaxed);
+        return b;
+    }
+    return ready_.pop();
 }
 
 void worker::start(fiber* f) noexcept {
     if (group_) group_->fiber_started();
-    adopt(f);
-    // An idle worker asked for work: the new fiber is the easiest to give.
-    // (A pinned one is not: then the maintenance pass looks, not every spawn.)
-    if (group_ && !f->pinned) {
-        if (worker* t = thief_.load(std::memory_order_relaxed)) give_work(t);
-    }
+    adopt(f);  // an idle worker takes it from fresh_ if this one stays busy
 }
 
 void worker::schedule(fiber* f) noexcept {
@@ -140,7 +173,7 @@ void worker::maintenance() noexcept {
 }
 
 fiber* worker::next_runnable() noexcept {
-    if (++ticks_ % timer_check_interval == 0) maintenance();
+    if (tick() % timer_check_interval == 0) maintenance();
     if (fiber* f = dequeue()) return f;
     return &main_;
 }
@@ -179,6 +212,7 @@ void worker::fiber_entry(void* from) {
     worker* w = this_worker;
     fiber* self = w->current_;
     self->started = true;
+    if (!self->listed) w->list_fiber(self);
     w->arrived(self, static_cast<fiber*>(from));
     try {
         self->fn->invoke(self->fn_storage);
@@ -206,6 +240,7 @@ void worker::retire(fiber* f) noexcept {
     else all_ = f->all_next;
     if (f->all_next) f->all_next->all_prev = f->all_prev;
     f->all_prev = f->all_next = nullptr;
+    f->listed = false;
     if (group_) group_->fiber_finished();
     // One exchange decides: nobody has asked yet (the handle frees it
     // later), a joiner waits (wake it), or it was detached (free it here).
@@ -238,7 +273,7 @@ void worker::release_here(fiber* f) noexcept {
 void worker::yield() {
     if (!on_fiber()) fatal("weft: misuse: weft::this_fiber::yield called outside a fiber");
     fiber* self = current_;
-    if (++ticks_ % timer_check_interval == 0) maintenance();
+    if (tick() % timer_check_interval == 0) maintenance();
     fiber* next = dequeue();
     if (!next) return;
     self->state = fiber_state::ready;
@@ -359,11 +394,16 @@ void worker::loop() {
 }
 
 void worker::dump(std::ostream& os) const {
-    std::size_t n = 0;
-    for (fiber* f = all_; f; f = f->all_next) ++n;
+    std::vector<const fiber*> fibers;
+    for (fiber* f = all_; f; f = f->all_next) fibers.push_back(f);
+    {
+        std::lock_guard<spinlock> lock(fresh_lock_);  // not started yet, not listed yet
+        fresh_.for_each([&](const fiber* f) { fibers.push_back(f); });
+    }
+    const std::size_t n = fibers.size();
     os << n << (n == 1 ? " fiber" : " fibers") << ":\n";
     const std::int64_t now = coarse_now_ns();
-    for (fiber* f = all_; f; f = f->all_next) {
+    for (const fiber* f : fibers) {
         os << "  #" << f->id << " '" << f->name << "' " << to_string(f->state);
         if (f->waiting_on != wait_reason::none) os << " on " << to_string(f->waiting_on);
         if (f->wait_fd >= 0) os << " fd " << f->wait_fd;

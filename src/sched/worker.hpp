@@ -25,6 +25,9 @@ namespace weft::detail {
 class worker;
 struct waiter;
 
+// Offload pool threads waiting for a job while none is queued (sched/offload.cpp).
+unsigned offload_idle_threads() noexcept;
+
 // The workers of one weft::runtime, fixed once they have all started.
 struct worker_group {
     std::vector<worker*> workers;
@@ -38,17 +41,34 @@ struct worker_group {
     // When runtime::stop()'s grace ends: from then on every fiber is canceled.
     std::atomic<std::int64_t> cancel_at_ns{INT64_MAX};
     std::atomic<unsigned> next_worker{0};       // round robin for any_worker placement
+    // Idle workers looking for work (spinning) and asleep in their reactor:
+    // a spawn wakes a sleeper to steal when nobody is looking already.
+    std::atomic<unsigned> spinning{0};
+    std::atomic<unsigned> sleeping{0};
     unsigned spin_ns = 20'000;                  // idle workers spin this long before sleeping
     // Stacks for fibers spawned from threads that are not workers.
     std::mutex foreign_mu;
     std::unique_ptr<stack_pool> foreign_stacks;
     std::unique_ptr<std::latch> start_latch;  // the runtime's threads have all made their workers
 
+    // The deadlock report (see enter_deep_idle): workers asleep with nothing
+    // that could wake them from inside, and threads in wait_quiet().
+    std::mutex idle_mu;
+    unsigned deep_idle = 0;  // guarded by idle_mu
+    std::atomic<unsigned> quiet_waiting{0};
+
     worker* pick(int placement) noexcept;  // any_worker / current_worker / an index
     void fiber_started() noexcept { live.fetch_add(1, std::memory_order_relaxed); }
     void fiber_finished() noexcept;
     void wait_quiet();  // blocks the calling thread (or fiber) until live == 0
     void wake_all() noexcept;    // every worker re-reads the group's flags
+    // A worker is about to sleep with no timer, no fd waiter and nothing to
+    // run. When it is the last and no thread outside the runtime could wake
+    // a fiber (the process holds only the workers, threads in wait_quiet()
+    // and idle offload threads), every live fiber is blocked for good:
+    // report the deadlock with every worker's fibers and abort.
+    void enter_deep_idle(worker* w) noexcept;
+    void leave_deep_idle() noexcept;
 };
 
 // initial-exec: libweft.a is built PIC, and the default TLS model for PIC
@@ -136,6 +156,7 @@ public:
     void notify() noexcept;  // any thread: interrupts an idle wait
 
     void dump(std::ostream& os) const;
+    bool remote_pending() const noexcept { return remote_pending_.load(std::memory_order_seq_cst); }
     std::size_t live_fibers() const noexcept { return live_; }
     stack_pool& stacks() noexcept { return stacks_; }
 
@@ -147,22 +168,35 @@ private:
     void retire(fiber* f) noexcept;
     void release(fiber* f) noexcept;
     fiber* next_runnable() noexcept;
-    // The run queues: unstarted fibers an idle worker may take wait in
-    // fresh_ (a runtime's only), everything else in ready_; dequeue() takes
-    // whichever was queued first, so together they are one FIFO.
+    // The run queues. In a runtime, unstarted fibers that may change workers
+    // wait in fresh_, where idle workers take half of them at once (steal());
+    // everything else waits in ready_. dequeue() takes whichever was queued
+    // first, so together they are one FIFO. A fresh fiber joins this
+    // worker's list of live fibers (all_, live_) when it first runs.
+    static bool fresh_eligible(const fiber* f) noexcept { return !f->started && !f->pinned; }
     void enqueue(fiber* f) noexcept {
         f->queued_at = ++queue_clock_;
-        if (group_ && !f->started && !f->pinned) fresh_.push(f);
+        f->queued_tick = ticks_.load(std::memory_order_relaxed);
+        if (group_ && fresh_eligible(f)) push_fresh(f);
         else ready_.push(f);
     }
+    void push_fresh(fiber* f) noexcept;
     fiber* dequeue() noexcept {
-        fiber* a = ready_.front();
-        fiber* b = fresh_.front();
-        if (!b) return a ? ready_.pop() : nullptr;
-        if (!a || b->queued_at < a->queued_at) return fresh_.pop();
-        return ready_.pop();
+        if (fresh_count_.load(std::memory_order_relaxed) == 0) return ready_.pop();
+        return dequeue_either();
     }
-    bool runnable() const noexcept { return !ready_.empty() || !fresh_.empty(); }
+    fiber* dequeue_either() noexcept;
+    bool runnable() const noexcept {
+        return !ready_.empty() || fresh_count_.load(std::memory_order_relaxed) > 0;
+    }
+    void list_fiber(fiber* f) noexcept;  // into all_, counted in live_
+    // An idle worker takes half of another's fresh fibers: those that waited
+    // a while (steal_after passes of their worker, or a queue of steal_queue),
+    // and, given the victims' passes when this worker's spin began
+    // (`before`), any from a victim that made no pass since: it is stuck in
+    // one fiber and cannot get to them.
+    bool steal(const unsigned* before = nullptr) noexcept;
+    static constexpr std::size_t steal_track = 64;  // workers whose passes a spin remembers
     enum class remote_kind : std::uint8_t { wake, cancel, start, release };
     void post(remote_kind kind, fiber* f, std::uint64_t seq) noexcept;
     void post_batch(fiber* list) noexcept;  // `start` entries for a chain linked by next
@@ -195,13 +229,22 @@ private:
     fiber* current_ = &main_;
     fiber* zombie_ = nullptr;  // exited fiber whose stack the next context frees
     run_queue ready_;
-    run_queue fresh_;
     std::uint64_t queue_clock_ = 0;
+    mutable spinlock fresh_lock_;  // guards fresh_: thieves take from it
+    run_queue fresh_;
+    std::atomic<std::size_t> fresh_count_{0};  // fresh_.size(), for peeks without the lock
     timer_heap timers_;
     stack_pool stacks_;
     fiber* all_ = nullptr;     // live fibers, for dumps and the deadlock report
     std::size_t live_ = 0;
-    unsigned ticks_ = 0;
+    // Scheduling passes (switches and yields). Read by thieves: a fresh
+    // fiber that waited this many passes of its worker is fair game.
+    std::atomic<unsigned> ticks_{0};
+    unsigned tick() noexcept {
+        const unsigned t = ticks_.load(std::memory_order_relaxed) + 1;
+        ticks_.store(t, std::memory_order_relaxed);  // only this thread writes: no locked instruction
+        return t;
+    }
     std::int64_t last_trim_ns_ = 0;
 
     reactor* reactor_ = nullptr;  // from the process-wide pool, made on first use

@@ -2,6 +2,8 @@
 // cancels, new fibers, frees), freeing and canceling fibers from any thread,
 // handing unstarted fibers to idle workers, and sleeping when idle.
 #include <algorithm>
+#include <cstdio>
+#include <sstream>
 #include <climits>
 
 #include "common/assert.hpp"
@@ -13,6 +15,9 @@ namespace weft::detail {
 namespace {
 // How far an idle worker looks into a victim's run queue for fibers to take.
 constexpr std::size_t steal_scan_limit = 256;
+// When a fresh fiber is worth taking from a busy worker (see worker::steal).
+constexpr unsigned steal_after = 64;
+constexpr std::size_t steal_queue = 64;
 }  // namespace
 
 // ---- worker_group ------------------------------------------------------------
@@ -48,8 +53,55 @@ void worker_group::wait_quiet() {
         arm(w, wait_reason::quiescence);
         quiet_waiters.push_back(&w);
         quiet_lock.unlock();
+        quiet_waiting.fetch_add(1, std::memory_order_seq_cst);
+        // A deadlock is only reported once this waiter is counted.
+        for (worker* wk : workers) wk->notify();
         block(w, no_deadline, /*cancelable=*/false);
+        quiet_waiting.fetch_sub(1, std::memory_order_seq_cst);
     }
+}
+
+namespace {
+// Threads of this process, or 0 where that cannot be known.
+unsigned process_threads() noexcept {
+#if defined(__linux__)
+    std::FILE* f = std::fopen("/proc/self/status", "re");
+    if (!f) return 0;
+    char line[256];
+    unsigned n = 0;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "Threads: %u", &n) == 1) break;
+    std::fclose(f);
+    return n;
+#else
+    return 0;
+#endif
+}
+}  // namespace
+
+void worker_group::enter_deep_idle(worker* w) noexcept {
+    std::lock_guard<std::mutex> lock(idle_mu);
+    if (++deep_idle < workers.size()) return;
+    if (live.load(std::memory_order_seq_cst) == 0 || stop_requested.load(std::memory_order_seq_cst)) return;
+    // Every other worker sleeps with empty queues; only a remote post (a
+    // wake, a start, a cancel) could change that, and it leaves a flag.
+    for (worker* o : workers)
+        if (o != w && o->remote_pending()) return;
+    const unsigned inside = static_cast<unsigned>(workers.size()) +
+                            quiet_waiting.load(std::memory_order_seq_cst) + offload_idle_threads();
+    const unsigned threads = process_threads();
+    if (threads == 0 || threads > inside) return;  // some other thread may still wake a fiber
+    std::ostringstream os;
+    for (worker* o : workers) {
+        os << "worker " << o->index() << ": ";
+        o->dump(os);
+    }
+    fatal("weft: deadlock: all fibers are blocked\n%s", os.str().c_str());
+}
+
+void worker_group::leave_deep_idle() noexcept {
+    std::lock_guard<std::mutex> lock(idle_mu);
+    --deep_idle;
 }
 
 void worker_group::wake_all() noexcept {
@@ -120,7 +172,8 @@ void worker::drain_remote() noexcept {
                 case remote_kind::cancel:
                     // A fiber that moved meanwhile sees cancel_requested at
                     // its next blocking call on its new worker.
-                    if (f->owner.load(std::memory_order_relaxed) == this && f->cancelable_wait)
+                    if (f->owner.load(std::memory_order_relaxed) == this && f->cancelable_wait &&
+                        f->cancel_requested.load(std::memory_order_relaxed))
                         wake(f, wake_reason::canceled);
                     break;
                 case remote_kind::release: to_release_.push_back(f); break;
@@ -157,14 +210,30 @@ void worker::check_group_stop(std::int64_t now) noexcept {
     if (canceling_all_ || now < group_->cancel_at_ns.load(std::memory_order_acquire)) return;
     canceling_all_ = true;
     for (fiber* f = all_; f; f = f->all_next) cancel(f);
+    // Unstarted ones fail their first blocking call; a thief that takes one
+    // later marks it itself (canceling_all_ is set on every worker by then,
+    // or will be at its next pass).
+    std::lock_guard<spinlock> lock(fresh_lock_);
+    fresh_.for_each([](fiber* f) { f->cancel_requested.store(true, std::memory_order_relaxed); });
 }
 
 // ---- freeing and canceling from any thread --------------------------------------
 
 void worker::free_fiber(fiber* f) noexcept {
     worker* o = f->owner.load(std::memory_order_acquire);
-    if (o == this_worker) o->release(f);
-    else o->post(remote_kind::release, f, 0);
+    worker* here = this_worker;
+    if (o == here) {
+        o->release(f);
+    } else if (here && here->group_ && here->group_ == o->group_) {
+        // A worker of the same runtime frees it itself: its owner will not
+        // touch a finished fiber again, and entries naming it are purged
+        // from the owner's queue (every queue, if it ever moved). The stack
+        // goes home through this worker's pool. No wake-up of the owner.
+        o->purge_remote(f);
+        here->release_here(f);
+    } else {
+        o->post(remote_kind::release, f, 0);
+    }
 }
 
 void worker::cancel_any(fiber* f) noexcept {
@@ -180,15 +249,11 @@ void worker::cancel_any(fiber* f) noexcept {
 // ---- stealing and idling -------------------------------------------------------
 
 void worker::give_work(worker* thief) noexcept {
-    // Half of the unstarted fibers (the oldest half; a lone one goes too, to
-    // the idle worker), and every other migratable fiber that yielded among
-    // the first few of the run queue.
-    fiber* given = fresh_.take_front((fresh_.size() + 1) / 2);
+    // Unstarted fibers are taken by the thief itself (steal()); what an idle
+    // worker can only be given is every other migratable fiber that yielded,
+    // among the first few of the run queue.
+    fiber* given = nullptr;
     fiber** tail = &given;
-    for (fiber* f = given; f; f = f->next) {
-        unlink_given(f, thief);
-        tail = &f->next;
-    }
     bool take = true;
     ready_.take_if(steal_scan_limit, [&](fiber* f) {
         if (!stealable(f)) return false;
@@ -201,10 +266,53 @@ void worker::give_work(worker* thief) noexcept {
         tail = &f->next;
         *tail = nullptr;
     });
-    if (!given) return;  // nothing to give yet: the request stays for the next spawn
+    if (!given) return;  // nothing to give yet: the request stays for the next pass
     worker* expected = thief;
     thief_.compare_exchange_strong(expected, nullptr, std::memory_order_relaxed);
     thief->post_batch(given);
+}
+
+bool worker::steal(const unsigned* before) noexcept {
+    const std::size_t n = group_->workers.size();
+    for (std::size_t k = 1; k < n; ++k) {
+        worker* v = group_->workers[(index_ + k) % n];
+        const std::size_t queued = v->fresh_count_.load(std::memory_order_relaxed);
+        if (queued == 0) continue;
+        fiber* got;
+        {
+            // Not a fiber its spawner is about to run: fibers that talk to
+            // each other (a producer and its consumers) stay together unless
+            // their worker cannot get to them.
+            std::lock_guard<spinlock> lock(v->fresh_lock_);
+            const fiber* front = v->fresh_.front();
+            if (!front) continue;
+            const unsigned now = v->ticks_.load(std::memory_order_relaxed);
+            const std::size_t vi = (index_ + k) % n;
+            const bool stuck = before && vi < steal_track && now == before[vi];
+            if (!stuck && v->fresh_.size() < steal_queue && now - front->queued_tick < steal_after) continue;
+            // Half, the oldest first; a lone fiber too: its worker is busy.
+            got = v->fresh_.take_front((v->fresh_.size() + 1) / 2);
+            v->fresh_count_.store(v->fresh_.size(), std::memory_order_relaxed);
+        }
+        if (!got) continue;
+        {
+            std::lock_guard<spinlock> lock(fresh_lock_);
+            for (fiber* f = got; f;) {
+                fiber* next = f->next;
+                // Nothing of v names an unstarted fiber but its queue: only
+                // remote entries, which check the owner (or are purged on free).
+                f->owner.store(this, std::memory_order_release);
+                f->migrated = true;
+                if (canceling_all_) f->cancel_requested.store(true, std::memory_order_relaxed);
+                f->queued_at = ++queue_clock_;
+                fresh_.push(f);
+                f = next;
+            }
+            fresh_count_.store(fresh_.size(), std::memory_order_relaxed);
+        }
+        return true;
+    }
+    return false;
 }
 
 void worker::unlink_given(fiber* f, worker* thief) noexcept {
@@ -228,17 +336,47 @@ void worker::ask_for_work() noexcept {
 void worker::idle_wait(std::int64_t timeout_ns) noexcept {
     if (group_ && timeout_ns != 0) {
         ask_for_work();
-        // A short spin catches the quick replies of a ping-pong without the
-        // cost of sleeping in the kernel and being woken through it.
+        // Look for work a while before sleeping: a short spin catches the
+        // quick replies of a ping-pong, and takes fresh fibers of busy
+        // workers, without the cost of sleeping in the kernel.
+        group_->spinning.fetch_add(1, std::memory_order_seq_cst);
         const std::int64_t until = steady_now_ns() + group_->spin_ns;
+        unsigned before[steal_track];
+        const std::size_t tracked = std::min(group_->workers.size(), steal_track);
+        for (std::size_t i = 0; i < tracked; ++i)
+            before[i] = group_->workers[i]->ticks_.load(std::memory_order_relaxed);
+        bool found = false;
         for (unsigned i = 0;; ++i) {
-            if (remote_pending_.load(std::memory_order_acquire)) return;
-            if ((i & 63) == 63 && steady_now_ns() >= until) break;
+            if (remote_pending_.load(std::memory_order_acquire) || ((i & 15) == 0 && steal())) {
+                found = true;
+                break;
+            }
+            if ((i & 63) == 63 && steady_now_ns() >= until) {
+                found = steal(before);  // a whole spin: victims that made no pass are stuck
+                break;
+            }
             cpu_relax();
         }
+        group_->spinning.fetch_sub(1, std::memory_order_seq_cst);
+        if (found) return;
     }
     sleeping_.store(true, std::memory_order_seq_cst);
+    if (group_) {
+        group_->sleeping.fetch_add(1, std::memory_order_seq_cst);
+        // Pairs with push_fresh(): a spawner either sees this worker asleep
+        // and wakes it, or its fiber is seen here.
+        if (timeout_ns != 0 && steal()) {
+            group_->sleeping.fetch_sub(1, std::memory_order_seq_cst);
+            sleeping_.store(false, std::memory_order_relaxed);
+            return;
+        }
+    }
+    // Asleep for good unless another thread wakes us: the deadlock report's business.
+    const bool deep = group_ && timeout_ns < 0 && !io_pending();
+    if (deep) group_->enter_deep_idle(this);
     if (!remote_pending_.load(std::memory_order_seq_cst)) poll_io(timeout_ns);
+    if (deep) group_->leave_deep_idle();
+    if (group_) group_->sleeping.fetch_sub(1, std::memory_order_seq_cst);
     sleeping_.store(false, std::memory_order_relaxed);
 }
 

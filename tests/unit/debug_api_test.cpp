@@ -4,6 +4,7 @@
 
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "weft/weft.hpp"
 
@@ -144,6 +145,63 @@ TEST(DeadlockDeathTest, ReceiveNobodySendsOn) {
                      ch.recv();
                  }),
                  "deadlock: all fibers are blocked(.|\n)*'main' blocked");
+}
+
+// The same under weft::runtime: the two fibers run on two workers, and the
+// report names both, whichever worker they are on.
+TEST(DeadlockDeathTest, TwoMutexesInOppositeOrderOnTwoWorkers) {
+    WEFT_SKIP_UNDER_TSAN();
+    EXPECT_DEATH(
+        {
+            weft::runtime rt{{.workers = 2}};
+            rt.run([] {
+                weft::mutex m1, m2;
+                weft::event a_has_m1, b_has_m2;
+                auto a = weft::spawn_on(0, [&] {
+                    std::lock_guard<weft::mutex> l1(m1);
+                    a_has_m1.set();
+                    b_has_m2.wait();
+                    std::lock_guard<weft::mutex> l2(m2);
+                }, {.name = "first-m1"});
+                auto b = weft::spawn_on(1, [&] {
+                    std::lock_guard<weft::mutex> l2(m2);
+                    b_has_m2.set();
+                    a_has_m1.wait();
+                    std::lock_guard<weft::mutex> l1(m1);
+                }, {.name = "first-m2"});
+                a.join();
+                b.join();
+            });
+        },
+        "deadlock: all fibers are blocked(.|\n)*'first-m1' blocked on mutex|"
+        "deadlock: all fibers are blocked(.|\n)*'first-m2' blocked on mutex");
+}
+
+TEST(DeadlockDeathTest, ReceiveNobodySendsOnUnderARuntime) {
+    WEFT_SKIP_UNDER_TSAN();
+    EXPECT_DEATH(
+        {
+            weft::runtime rt{{.workers = 2}};
+            rt.run([] {
+                weft::channel<int> ch(0);
+                ch.recv();
+            });
+        },
+        "deadlock: all fibers are blocked(.|\n)*blocked on channel_recv");
+}
+
+// Not a deadlock: a plain thread outside the runtime may still send.
+TEST(DeadlockTest, AWaitAPlainThreadWillEndIsNotReported) {
+    weft::runtime rt{{.workers = 2}};
+    weft::channel<int> ch(0);
+    std::thread sender([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        ch.send(7);
+    });
+    int got = 0;
+    rt.run([&] { got = ch.recv().value_or(0); });
+    sender.join();
+    EXPECT_EQ(got, 7);
 }
 
 }  // namespace
