@@ -99,21 +99,22 @@ void worker::adopt(fiber* f) noexcept {
 }
 
 void worker::push_fresh(fiber* f) noexcept {
-    {
-        std::lock_guard<spinlock> lock(fresh_lock_);
-        fresh_.push(f);
-        fresh_count_.store(fresh_.size(), std::memory_order_seq_cst);
-    }
+    std::lock_guard<spinlock> lock(fresh_lock_);
+    fresh_.push(f);
+    fresh_count_.store(fresh_.size(), std::memory_order_seq_cst);
+}
+
+void worker::wake_idle_worker() noexcept {
     // Go's wakep: another worker sleeps and none is looking for work: wake
     // one to come and take some. seq_cst pairs with idle_wait(): it counts
     // itself asleep, then looks at every fresh_count_ once more.
-    if (group_->spinning.load(std::memory_order_seq_cst) == 0 &&
-        group_->sleeping.load(std::memory_order_seq_cst) > 0) {
-        for (worker* w : group_->workers) {
-            if (w != this && w->sleeping_.load(std::memory_order_relaxed)) {
-                w->notify();
-                break;
-            }
+    if (group_->spinning.load(std::memory_order_seq_cst) != 0 ||
+        group_->sleeping.load(std::memory_order_seq_cst) == 0)
+        return;
+    for (worker* w : group_->workers) {
+        if (w != this && w->sleeping_.load(std::memory_order_relaxed)) {
+            w->notify();
+            return;
         }
     }
 }
@@ -132,7 +133,10 @@ fiber* worker::dequeue_either() noexcept {
 
 void worker::start(fiber* f) noexcept {
     if (group_) group_->fiber_started();
-    adopt(f);  // an idle worker takes it from fresh_ if this one stays busy
+    adopt(f);
+    // An idle worker takes it from fresh_ if this one stays busy. (Not from
+    // adopt(): drain_remote() holds the remote queue's lock there.)
+    if (group_ && fresh_eligible(f)) wake_idle_worker();
 }
 
 void worker::schedule(fiber* f) noexcept {

@@ -181,6 +181,7 @@ private:
         else ready_.push(f);
     }
     void push_fresh(fiber* f) noexcept;
+    void wake_idle_worker() noexcept;  // a spawn for a sleeping worker to take
     fiber* dequeue() noexcept {
         if (fresh_count_.load(std::memory_order_relaxed) == 0) return ready_.pop();
         return dequeue_either();

@@ -83,10 +83,12 @@ void worker_group::enter_deep_idle(worker* w) noexcept {
     std::lock_guard<std::mutex> lock(idle_mu);
     if (++deep_idle < workers.size()) return;
     if (live.load(std::memory_order_seq_cst) == 0 || stop_requested.load(std::memory_order_seq_cst)) return;
-    // Every other worker sleeps with empty queues; only a remote post (a
-    // wake, a start, a cancel) could change that, and it leaves a flag.
+    // Every worker sleeps (or is about to) with empty queues; only a remote
+    // post (a wake, a start, a cancel) could change that, and it leaves a
+    // flag, on this worker too: a post may have landed since its last look.
+    (void)w;
     for (worker* o : workers)
-        if (o != w && o->remote_pending()) return;
+        if (o->remote_pending()) return;
     const unsigned inside = static_cast<unsigned>(workers.size()) +
                             quiet_waiting.load(std::memory_order_seq_cst) + offload_idle_threads();
     const unsigned threads = process_threads();
