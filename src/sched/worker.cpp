@@ -133,10 +133,12 @@ fiber* worker::dequeue_either() noexcept {
 
 void worker::start(fiber* f) noexcept {
     if (group_) group_->fiber_started();
+    // Read before adopt(): once queued, another worker may take and run it.
+    const bool takeable = group_ && fresh_eligible(f);
     adopt(f);
     // An idle worker takes it from fresh_ if this one stays busy. (Not from
     // adopt(): drain_remote() holds the remote queue's lock there.)
-    if (group_ && fresh_eligible(f)) wake_idle_worker();
+    if (takeable) wake_idle_worker();
 }
 
 void worker::schedule(fiber* f) noexcept {

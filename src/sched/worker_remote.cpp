@@ -2,8 +2,6 @@
 // cancels, new fibers, frees), freeing and canceling fibers from any thread,
 // handing unstarted fibers to idle workers, and sleeping when idle.
 #include <algorithm>
-#include <cstdio>
-#include <sstream>
 #include <climits>
 
 #include "common/assert.hpp"
@@ -26,84 +24,6 @@ worker* worker_group::pick(int placement) noexcept {
     const std::size_t n = workers.size();
     if (placement >= 0) return workers[static_cast<std::size_t>(placement) % n];
     return workers[next_worker.fetch_add(1, std::memory_order_relaxed) % n];
-}
-
-void worker_group::fiber_finished() noexcept {
-    if (live.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    quiet_lock.lock();
-    wake_target t;
-    while (claim_front(quiet_waiters, t)) {
-        quiet_lock.unlock();
-        deliver(t);
-        quiet_lock.lock();
-    }
-    quiet_lock.unlock();
-}
-
-void worker_group::wait_quiet() {
-    for (;;) {
-        waiter w;
-        std::int64_t d = no_deadline;
-        prepare_wait(w, d, /*cancelable=*/false, /*honour_scope=*/false);
-        quiet_lock.lock();
-        if (live.load(std::memory_order_acquire) == 0) {
-            quiet_lock.unlock();
-            return;
-        }
-        arm(w, wait_reason::quiescence);
-        quiet_waiters.push_back(&w);
-        quiet_lock.unlock();
-        quiet_waiting.fetch_add(1, std::memory_order_seq_cst);
-        // A deadlock is only reported once this waiter is counted.
-        for (worker* wk : workers) wk->notify();
-        block(w, no_deadline, /*cancelable=*/false);
-        quiet_waiting.fetch_sub(1, std::memory_order_seq_cst);
-    }
-}
-
-namespace {
-// Threads of this process, or 0 where that cannot be known.
-unsigned process_threads() noexcept {
-#if defined(__linux__)
-    std::FILE* f = std::fopen("/proc/self/status", "re");
-    if (!f) return 0;
-    char line[256];
-    unsigned n = 0;
-    while (std::fgets(line, sizeof line, f))
-        if (std::sscanf(line, "Threads: %u", &n) == 1) break;
-    std::fclose(f);
-    return n;
-#else
-    return 0;
-#endif
-}
-}  // namespace
-
-void worker_group::enter_deep_idle(worker* w) noexcept {
-    std::lock_guard<std::mutex> lock(idle_mu);
-    if (++deep_idle < workers.size()) return;
-    if (live.load(std::memory_order_seq_cst) == 0 || stop_requested.load(std::memory_order_seq_cst)) return;
-    // Every worker sleeps (or is about to) with empty queues; only a remote
-    // post (a wake, a start, a cancel) could change that, and it leaves a
-    // flag, on this worker too: a post may have landed since its last look.
-    (void)w;
-    for (worker* o : workers)
-        if (o->remote_pending()) return;
-    const unsigned inside = static_cast<unsigned>(workers.size()) +
-                            quiet_waiting.load(std::memory_order_seq_cst) + offload_idle_threads();
-    const unsigned threads = process_threads();
-    if (threads == 0 || threads > inside) return;  // some other thread may still wake a fiber
-    std::ostringstream os;
-    for (worker* o : workers) {
-        os << "worker " << o->index() << ": ";
-        o->dump(os);
-    }
-    fatal("weft: deadlock: all fibers are blocked\n%s", os.str().c_str());
-}
-
-void worker_group::leave_deep_idle() noexcept {
-    std::lock_guard<std::mutex> lock(idle_mu);
-    --deep_idle;
 }
 
 void worker_group::wake_all() noexcept {
