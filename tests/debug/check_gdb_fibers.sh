@@ -66,8 +66,8 @@ check_fibers() {  # label gdb-output
   local spec=(
     'main|running|'
     'sleeper|sleeping|sleep'
-    'receiver|blocked|channel|recv'
-    'reader|blocked|read fd [0-9]+'
+    'receiver|blocked|channel_recv'
+    'reader|blocked|fd_read fd [0-9]+'
     'joiner|blocked|join'
     'fresh|ready|'
   )
