@@ -105,12 +105,13 @@ public:
 
     void schedule(fiber* f) noexcept;  // make a parked fiber ready
     void yield();
-    // Parks the running fiber; its state and wait_reason are already set and
-    // someone will call schedule() on it.
-    void park();
-    // Parks the running fiber until wake() or the deadline (steady ns, or
-    // no_deadline); `cancelable` lets cancel() end the wait. Returns why it woke.
+    // The park under the one wait primitive: only block() (sched/wait.cpp)
+    // calls it, and block() re-checks its waiter after every return, so a
+    // spurious or late wake-up is harmless. Parks the running fiber until
+    // wake() or the deadline (steady ns, or no_deadline); `cancelable` lets
+    // cancel() end it. Returns why it woke.
     wake_reason park_until(std::int64_t deadline_ns, bool cancelable);
+    void park();  // park_until's switch away
     // Makes f ready with a reason, if it is parked; otherwise does nothing, so
     // racing wake sources (timer, I/O, cancel) cannot queue a fiber twice.
     void wake(fiber* f, wake_reason why) noexcept;
