@@ -172,12 +172,18 @@ TEST(Sleep, AlternatingSleepAndWorkKeepsAllStacksIntact) {
 
 TEST(Worker, DumpListsLiveFibers) {
     weft::run([] {
-        auto h = weft::spawn([] { weft::this_fiber::sleep_for(1ms); }, {.name = "napper"});
+        // Long enough that a slow machine (qemu) cannot see it pass before
+        // the dump; canceled afterwards.
+        auto h = weft::spawn([] {
+            std::error_code ec;
+            weft::this_fiber::sleep_for(60s, ec);
+        }, {.name = "napper"});
         weft::this_fiber::yield();
         std::ostringstream os;
         weft::detail::worker::current()->dump(os);
         EXPECT_NE(os.str().find("'napper' sleeping on sleep"), std::string::npos) << os.str();
         EXPECT_NE(os.str().find("'main' running"), std::string::npos) << os.str();
+        h.cancel();
         h.join();
     });
 }
