@@ -1,55 +1,87 @@
 // Echo client: N connections, each on its own fiber, each sending M messages
 // of S bytes and checking every echoed byte.
 // Usage: echo_client ADDRESS [--connections N] [--messages M] [--size S]
+//   ADDRESS is "host:port": "127.0.0.1:7000", "[::1]:7000", "localhost:7000".
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <exception>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <weft/weft.hpp>
 
+#include "example_args.hpp"
+
+namespace {
+const char usage[] =
+    "usage: echo_client ADDRESS [--connections N] [--messages M] [--size S]\n"
+    "  ADDRESS          the server, \"host:port\": 127.0.0.1:7000, [::1]:7000, localhost:7000\n"
+    "  --connections N  connections at once, each on its own fiber (default 10)\n"
+    "  --messages M     messages per connection (default 100)\n"
+    "  --size S         bytes per message (default 1000)\n"
+    "  --help           this text\n";
+}  // namespace
+
 int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: echo_client ADDRESS [--connections N] [--messages M] [--size S]\n");
-        return 2;
-    }
-    const std::string where = argv[1];
+    std::string where;
     long connections = 10, messages = 100, size = 1000;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (std::strcmp(argv[i], "--connections") == 0) connections = std::atol(argv[i + 1]);
-        else if (std::strcmp(argv[i], "--messages") == 0) messages = std::atol(argv[i + 1]);
-        else if (std::strcmp(argv[i], "--size") == 0) size = std::atol(argv[i + 1]);
+    example_args::parser args("echo_client", usage, argc, argv);
+    while (const char* a = args.next()) {
+        const std::string_view arg = a;
+        if (arg == "--connections") connections = args.number(a, 1, 100'000);
+        else if (arg == "--messages") messages = args.number(a, 1, 1'000'000'000);
+        else if (arg == "--size") size = args.number(a, 1, 64L << 20);
+        else if (!args.is_flag(a) && where.empty()) where = a;
+        else args.unknown(a);
     }
-    if (connections <= 0 || messages <= 0 || size <= 0) {
-        std::fprintf(stderr, "echo_client: counts and sizes must be positive\n");
-        return 2;
-    }
-    long bad = 0, bytes = 0;
+    if (where.empty()) args.fail("ADDRESS is missing");
+    long bad = 0, bytes = 0, failed = 0;
+    std::string first_error;  // of the first connection that failed
+    std::error_code first_code;
     const auto t0 = std::chrono::steady_clock::now();
     try {
         weft::run([&] {
-            const auto to = weft::net::address::parse(where);
             std::vector<weft::fiber_handle> clients;
             for (long c = 0; c < connections; ++c)
                 clients.push_back(weft::spawn([&, c] {
-                    weft::deadline_scope limit{std::chrono::seconds(30)};  // never hang the demo
-                    auto conn = weft::net::tcp_stream::connect(to);
-                    conn.set_nodelay(true);
-                    std::vector<char> out(static_cast<std::size_t>(size)), in(out.size());
-                    for (long m = 0; m < messages; ++m) {
-                        for (std::size_t k = 0; k < out.size(); ++k) out[k] = static_cast<char>((c * 31 + m * 7 + k) & 0xff);
-                        conn.write_all(out.data(), out.size());
-                        conn.read_exact(in.data(), in.size());
-                        if (in != out) ++bad;
-                        bytes += size;
+                    // Each client reports its own failure, so that every
+                    // handle is joined and the others carry on.
+                    try {
+                        weft::deadline_scope limit{std::chrono::seconds(30)};  // never hang the demo
+                        auto conn = weft::net::tcp_stream::connect(where);
+                        conn.set_nodelay(true);
+                        std::vector<char> out(static_cast<std::size_t>(size)), in(out.size());
+                        for (long m = 0; m < messages; ++m) {
+                            for (std::size_t k = 0; k < out.size(); ++k)
+                                out[k] = static_cast<char>((c * 31 + m * 7 + k) & 0xff);
+                            conn.write_all(out.data(), out.size());
+                            conn.read_exact(in.data(), in.size());
+                            if (in != out) ++bad;
+                            bytes += size;
+                        }
+                    } catch (const std::system_error& e) {
+                        if (failed++ == 0) {
+                            first_error = "connection " + std::to_string(c) + ": " + e.what();
+                            first_code = e.code();
+                        }
+                    } catch (const std::exception& e) {
+                        if (failed++ == 0) first_error = "connection " + std::to_string(c) + ": " + e.what();
                     }
                 }, {.name = "client"}));
             for (auto& h : clients) h.join();
         });
     } catch (const std::exception& e) {
         std::fprintf(stderr, "echo_client: %s\n", e.what());
+        return 1;
+    }
+    if (failed == connections && first_code == std::errc::invalid_argument)
+        args.fail("ADDRESS '" + where + "' is not \"host:port\"");
+    if (failed > 0) {
+        std::fprintf(stderr, "echo_client: %ld of %ld connections failed; %s\n", failed, connections,
+                     first_error.c_str());
         return 1;
     }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

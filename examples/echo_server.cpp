@@ -1,7 +1,8 @@
 // Echo server: one fiber per connection, plain blocking code.
 // Usage: echo_server [ADDRESS] [--port-file PATH] [--max-connections N] [--workers N]
-//   ADDRESS defaults to 127.0.0.1:7000; port 0 picks a free port. With
-//   --max-connections the server exits after serving N connections (in all).
+//   ADDRESS ("host:port", ":port" for every address) defaults to
+//   127.0.0.1:7000; port 0 picks a free port. With --max-connections the
+//   server exits after serving N connections (in all).
 //   --workers N (default 1): N > 1 runs a weft::runtime with N workers, each
 //   with its own acceptor fiber and SO_REUSEPORT listener on the same port, so
 //   the kernel spreads connections over the workers; on exit it prints how
@@ -14,12 +15,25 @@
 #include <stdexcept>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 #include <weft/weft.hpp>
 
+#include "example_args.hpp"
+
 namespace {
+
+const char usage[] =
+    "usage: echo_server [ADDRESS] [--port-file PATH] [--max-connections N] [--workers N]\n"
+    "  ADDRESS              where to listen (default 127.0.0.1:7000): \"host:port\",\n"
+    "                       \":port\" (every address, IPv4 and IPv6), \"[::1]:port\",\n"
+    "                       \"localhost:port\"; port 0 picks a free port\n"
+    "  --port-file PATH     write the port to PATH once listening\n"
+    "  --max-connections N  exit after serving N connections in all\n"
+    "  --workers N          N workers (1 to 1024, default 1), one SO_REUSEPORT listener each\n"
+    "  --help               this text\n";
 
 void announce(const weft::net::address& bound, const std::string& port_file) {
     std::printf("echo_server: listening on %s\n", bound.to_string().c_str());
@@ -27,9 +41,11 @@ void announce(const weft::net::address& bound, const std::string& port_file) {
     if (!port_file.empty()) std::ofstream(port_file) << bound.port() << "\n";
 }
 
-// Echoes until the client closes or an error. Pinned to the accepting worker:
-// the socket is registered with that worker's reactor, and an idle worker
-// that took the unstarted fiber would wait on a reactor that never hears of it.
+// Echoes until the client closes or an error. Kept on the accepting worker:
+// with --workers, SO_REUSEPORT has already spread the connections over the
+// workers, and those counts are what the server reports. Not needed for
+// correctness: an fd's registration follows the fiber that waits on it, so
+// a connection served on any worker raises its events there.
 void spawn_echo(weft::net::tcp_stream conn) {
     weft::spawn_on(weft::worker_index(), [conn = std::move(conn)]() mutable {
         char buf[16 * 1024];
@@ -45,7 +61,7 @@ void spawn_echo(weft::net::tcp_stream conn) {
 
 void serve_one_worker(const std::string& where, const std::string& port_file, long max_connections) {
     weft::run([&] {
-        auto listener = weft::net::tcp_listener::bind(weft::net::address::parse(where));
+        auto listener = weft::net::tcp_listener::bind(where);
         announce(listener.local_address(), port_file);
         for (long served = 0; max_connections < 0 || served < max_connections; ++served)
             spawn_echo(listener.accept());
@@ -61,11 +77,12 @@ void serve_workers(const std::string& where, const std::string& port_file, long 
     std::vector<long> served(workers, 0);  // each slot written by its own acceptor only
     rt.run([&] {
         const weft::net::listen_options opts{.reuse_port = true};
-        weft::net::address at = weft::net::address::parse(where);
+        std::string at = where;  // then the address the first listener got, as a string
         weft::channel<weft::net::address> bound(1);  // closed by an acceptor that could not bind
         weft::event start;     // every listener is bound
         weft::event finished;  // the connection limit was reached, or an acceptor failed
         std::atomic<long> accepted{0};
+        weft::net::address first;  // where the first listener is bound
         // Only this fiber touches the handles: a handle is not for sharing
         // between fibers (one being joined is no longer joinable).
         std::vector<weft::fiber_handle> acceptors;
@@ -120,9 +137,12 @@ void serve_workers(const std::string& where, const std::string& port_file, long 
                 stop_acceptors();
                 throw std::runtime_error("an acceptor could not bind");
             }
-            at = *got;  // later listeners bind the port the first one got
+            // Later listeners bind the address and port the first one got
+            // ("[::]:P" from ":0" stays dual-stack).
+            at = got->to_string();
+            if (w == 0) first = *got;
         }
-        announce(at, port_file);
+        announce(first, port_file);
         start.set();
         finished.wait();
         stop_acceptors();
@@ -139,15 +159,19 @@ int main(int argc, char** argv) {
     std::string port_file;
     long max_connections = -1;
     long workers = 1;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) port_file = argv[++i];
-        else if (std::strcmp(argv[i], "--max-connections") == 0 && i + 1 < argc) max_connections = std::atol(argv[++i]);
-        else if (std::strcmp(argv[i], "--workers") == 0 && i + 1 < argc) workers = std::atol(argv[++i]);
-        else where = argv[i];
-    }
-    if (workers < 1 || workers > 1024) {
-        std::fprintf(stderr, "echo_server: --workers needs a number from 1 to 1024\n");
-        return 2;
+    bool have_where = false;
+    example_args::parser args("echo_server", usage, argc, argv);
+    while (const char* a = args.next()) {
+        const std::string_view arg = a;
+        if (arg == "--port-file") port_file = args.value(a);
+        else if (arg == "--max-connections") max_connections = args.number(a, 1, 1L << 40);
+        else if (arg == "--workers") workers = args.number(a, 1, 1024);
+        else if (!args.is_flag(a) && !have_where) {
+            where = a;
+            have_where = true;
+        } else {
+            args.unknown(a);
+        }
     }
     try {
         if (workers == 1) serve_one_worker(where, port_file, max_connections);

@@ -1,13 +1,17 @@
 // A first weft program: named fibers that sleep and wake in deadline order,
 // two fibers passing a baton with yield, and ten thousand parked fibers.
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <weft/weft.hpp>
+
+#include "example_args.hpp"
 
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
@@ -19,9 +23,23 @@ static long rss_kib() {
     return 0;
 }
 
+static const char usage[] =
+    "usage: hello_fibers [PARKED]\n"
+    "  PARKED  how many fibers to park in part 3 (0 to 10000000, default 10000)\n"
+    "  --help  this text\n";
+
 int main(int argc, char** argv) {
-    // argv[1]: how many fibers to park in part 3 (default 10,000).
-    const int parked = argc > 1 ? std::atoi(argv[1]) : 10'000;
+    int parked = 10'000;
+    bool have_parked = false;
+    example_args::parser args("hello_fibers", usage, argc, argv);
+    while (const char* a = args.next()) {
+        if (args.is_flag(a) || have_parked) args.unknown(a);
+        const std::string_view v = a;
+        const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), parked);
+        if (v.empty() || err != std::errc() || end != v.data() + v.size() || parked < 0 || parked > 10'000'000)
+            args.fail("PARKED needs a number from 0 to 10000000, not '" + std::string(v) + "'");
+        have_parked = true;
+    }
     int failures = 0;
     weft::run([&] {
         // 1. Sleepers: spawned in reverse, they wake in deadline order.

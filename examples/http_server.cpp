@@ -1,22 +1,35 @@
 // HTTP/1.1 server on fibers: keep-alive "hello" at / and static files under
 // /static/; the requests themselves are handled by http_handler.cpp.
 // Usage: http_server [ADDRESS] [--root DIR] [--port-file PATH] [--workers N]
+//   ADDRESS ("host:port", ":port" for every address) defaults to 127.0.0.1:8080.
 // SIGINT/SIGTERM stop it gracefully: no new connections, 2 s for those open.
 #include <pthread.h>
 
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <weft/weft.hpp>
 
+#include "example_args.hpp"
 #include "http_handler.hpp"
 
 namespace {
+
+const char usage[] =
+    "usage: http_server [ADDRESS] [--root DIR] [--port-file PATH] [--workers N]\n"
+    "  ADDRESS           where to listen (default 127.0.0.1:8080): \"host:port\",\n"
+    "                    \":port\" (every address, IPv4 and IPv6), \"[::1]:port\",\n"
+    "                    \"localhost:port\"; port 0 picks a free port\n"
+    "  --root DIR        serve the files in DIR under /static/\n"
+    "  --port-file PATH  write the port to PATH once listening\n"
+    "  --workers N       N workers (1 to 1024, default 1), one SO_REUSEPORT listener each\n"
+    "  --help            this text\n"
+    "SIGINT or SIGTERM stops it: no new connections, 2 s for those open.\n";
 
 void serve(weft::net::tcp_stream conn, const std::string& root) {
     http_example::http_session session(root);
@@ -50,15 +63,19 @@ void accept_loop(weft::net::tcp_listener& listener, const std::string& root) {
 int main(int argc, char** argv) {
     std::string where = "127.0.0.1:8080", root, port_file;
     long workers = 1;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--root") == 0 && i + 1 < argc) root = argv[++i];
-        else if (std::strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) port_file = argv[++i];
-        else if (std::strcmp(argv[i], "--workers") == 0 && i + 1 < argc) workers = std::atol(argv[++i]);
-        else where = argv[i];
-    }
-    if (workers < 1 || workers > 1024) {
-        std::fprintf(stderr, "http_server: --workers needs a number from 1 to 1024\n");
-        return 2;
+    bool have_where = false;
+    example_args::parser args("http_server", usage, argc, argv);
+    while (const char* a = args.next()) {
+        const std::string_view arg = a;
+        if (arg == "--root") root = args.value(a);
+        else if (arg == "--port-file") port_file = args.value(a);
+        else if (arg == "--workers") workers = args.number(a, 1, 1024);
+        else if (!args.is_flag(a) && !have_where) {
+            where = a;
+            have_where = true;
+        } else {
+            args.unknown(a);
+        }
     }
     try {
         weft::runtime rt{{.workers = static_cast<unsigned>(workers)}};
@@ -72,9 +89,10 @@ int main(int argc, char** argv) {
         rt.run([&] {
             const weft::net::listen_options opts{.reuse_port = workers > 1};
             std::vector<weft::net::tcp_listener> listeners;
-            listeners.push_back(weft::net::tcp_listener::bind(weft::net::address::parse(where), opts));
-            const weft::net::address at = listeners.front().local_address();  // port 0 resolved
-            for (long w = 1; w < workers; ++w) listeners.push_back(weft::net::tcp_listener::bind(at, opts));
+            listeners.push_back(weft::net::tcp_listener::bind(where, opts));
+            // The others bind the address and port the first got ("[::]:P" stays dual-stack).
+            const weft::net::address at = listeners.front().local_address();
+            for (long w = 1; w < workers; ++w) listeners.push_back(weft::net::tcp_listener::bind(at.to_string(), opts));
             std::printf("http_server: listening on %s with %ld worker%s\n", at.to_string().c_str(), workers,
                         workers == 1 ? "" : "s");
             std::fflush(stdout);

@@ -77,14 +77,40 @@ void serve(int fd) {
     close(fd);
 }
 
+const char usage[] =
+    "usage: legacy_server [PORT] [--port-file PATH]\n"
+    "  PORT              the port on 127.0.0.1 (0 to 65535, default 7100; 0 picks a free one)\n"
+    "  --port-file PATH  write the port to PATH once listening\n"
+    "  --help            this text\n";
+
+int usage_error(const char* what, const char* arg) {
+    std::fprintf(stderr, "legacy_server: %s '%s'\n%s", what, arg, usage);
+    return 2;
+}
+
 int legacy_main(int argc, char** argv) {
     int port = 7100;
     const char* port_file = nullptr;
+    bool have_port = false;
     for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
+        const char* a = argv[i];
+        if (std::strcmp(a, "--help") == 0 || std::strcmp(a, "-h") == 0) {
+            std::fputs(usage, stdout);
+            return 0;
+        }
+        if (std::strcmp(a, "--port-file") == 0) {
+            if (i + 1 >= argc) return usage_error("a value is missing after", a);
             port_file = argv[++i];
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option", a);
         } else {
-            port = std::atoi(argv[i]);
+            char* end = nullptr;
+            errno = 0;
+            const long v = std::strtol(a, &end, 10);
+            if (have_port || *a < '0' || *a > '9' || *end != '\0' || errno != 0 || v < 0 || v > 65535)
+                return usage_error(have_port ? "unexpected argument" : "PORT needs a number from 0 to 65535, not", a);
+            port = static_cast<int>(v);
+            have_port = true;
         }
     }
     signal(SIGPIPE, SIG_IGN);

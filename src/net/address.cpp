@@ -1,6 +1,8 @@
 // Address parsing and formatting.
 #include "weft/net/address.hpp"
 
+#include "net/host_port.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -42,6 +44,39 @@ address address::loopback_v6(std::uint16_t port) noexcept {
     sin6->sin6_port = htons(port);
     sin6->sin6_addr = in6addr_loopback;
     a.size_ = sizeof(sockaddr_in6);
+    return a;
+}
+
+address address::any_v4(std::uint16_t port) noexcept {
+    address a;
+    auto* sin = reinterpret_cast<sockaddr_in*>(a.storage_);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    sin->sin_addr.s_addr = htonl(INADDR_ANY);
+    a.size_ = sizeof(sockaddr_in);
+    return a;
+}
+
+address address::any_v6(std::uint16_t port) noexcept {
+    address a;
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(a.storage_);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    sin6->sin6_addr = in6addr_any;
+    a.size_ = sizeof(sockaddr_in6);
+    return a;
+}
+
+address address::unmapped() const noexcept {
+    if (!is_v6()) return *this;
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(storage_);
+    if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) return *this;
+    address a;
+    auto* sin = reinterpret_cast<sockaddr_in*>(a.storage_);
+    sin->sin_family = AF_INET;
+    sin->sin_port = sin6->sin6_port;
+    std::memcpy(&sin->sin_addr, sin6->sin6_addr.s6_addr + 12, 4);
+    a.size_ = sizeof(sockaddr_in);
     return a;
 }
 
@@ -132,3 +167,72 @@ bool operator==(const address& a, const address& b) noexcept {
 }
 
 }  // namespace weft::net
+
+namespace weft::detail {
+
+using net::bad;
+using net::parse_port;
+
+bool split_host_port(std::string_view text, host_port& out, std::error_code& ec) {
+    ec.clear();
+    out = host_port{};
+    std::string_view host, port_text;
+    bool bracketed = false;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            ec = bad();  // "[::1", "[::1]", "[::1]80"
+            return false;
+        }
+        host = text.substr(1, close - 1);
+        port_text = text.substr(close + 2);
+        bracketed = true;
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos || text.find(':') != colon) {  // no port, or IPv6 without brackets
+            ec = bad();
+            return false;
+        }
+        host = text.substr(0, colon);
+        port_text = text.substr(colon + 1);
+    }
+    if (!parse_port(port_text, out.port) || host.size() > 253) {
+        ec = bad();
+        return false;
+    }
+    for (const char c : host) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7f || c == '[' || c == ']' || c == '/' || c == '\\') {
+            ec = bad();
+            return false;
+        }
+    }
+    if (!bracketed && (host.empty() || host == "*")) {
+        out.wildcard = true;
+        return true;
+    }
+    out.host.assign(host);
+    if (bracketed) {
+        // Only an IPv6 literal goes in brackets; a zone ("%eth0") is not taken.
+        sockaddr_in6 sin6{};
+        if (host.empty() || ::inet_pton(AF_INET6, out.host.c_str(), &sin6.sin6_addr) != 1) {
+            ec = bad();
+            return false;
+        }
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons(out.port);
+        std::memcpy(out.literal.data(), &sin6, sizeof sin6);
+        out.literal.set_size(sizeof sin6);
+        return true;
+    }
+    sockaddr_in sin{};
+    if (::inet_pton(AF_INET, out.host.c_str(), &sin.sin_addr) == 1) {
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons(out.port);
+        std::memcpy(out.literal.data(), &sin, sizeof sin);
+        out.literal.set_size(sizeof sin);
+    }
+    return true;  // a host name when literal stays empty
+}
+
+}  // namespace weft::detail

@@ -190,16 +190,26 @@ void connect(int fd, const sockaddr* to, socklen_t len, std::error_code& ec, dea
     });
 }
 
-int accept(int listen_fd, std::error_code& ec, deadline d) {
+int accept(int listen_fd, std::error_code& ec, deadline d, net::address* peer) {
     using namespace std::chrono_literals;
     auto backoff = 5ms;
     for (;;) {
+        net::address from;
+        socklen_t from_len = net::address::capacity;
         const long n = io_retry(listen_fd, false, d.steady_ns(), ec, [&] {
-            return static_cast<long>(::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+            from_len = net::address::capacity;
+            return static_cast<long>(::accept4(listen_fd, peer ? static_cast<sockaddr*>(from.data()) : nullptr,
+                                               peer ? &from_len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         });
         if (!ec) {
             const int conn = static_cast<int>(n);
-            return register_fd(conn, ec) ? conn : -1;
+            if (!register_fd(conn, ec)) return -1;
+            if (peer) {
+                // Only an IP address fits; a Unix peer (unnamed, mostly) reads as empty.
+                if (from_len <= net::address::capacity) from.set_size(from_len);
+                *peer = from.unmapped();
+            }
+            return conn;
         }
         const int err = ec.value();
         if (ec.category() != std::generic_category()) return -1;

@@ -65,7 +65,8 @@ void connect(int fd, const sockaddr* to, socklen_t len, std::error_code& ec, dea
 // fd, or -1 with ec set. Transient failures (ECONNABORTED, EPROTO) are
 // retried; fd exhaustion (EMFILE, ENFILE, ENOBUFS, ENOMEM) backs off and
 // retries (5 ms doubling to 200 ms), under the deadline and cancellation.
-int accept(int listen_fd, std::error_code& ec, deadline d);
+// peer, if given, gets the client's address (unmapped) on success.
+int accept(int listen_fd, std::error_code& ec, deadline d, net::address* peer = nullptr);
 
 }  // namespace stream_ops
 }  // namespace weft::detail

@@ -6,16 +6,42 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <climits>
+#include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "net/host_port.hpp"
 #include "net/io.hpp"
 #include "net/stream_io.hpp"
 #include "weft/this_fiber.hpp"
 
 namespace weft::net {
 
+namespace {
+
+// A listening socket at `at`; dual_stack: an IPv6 one that takes IPv4 too.
+// The fd, or -1 with ec set.
+int open_listener(const address& at, bool dual_stack, const listen_options& opts, std::error_code& ec) {
+    const int fd = detail::open_socket(at.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM, ec);
+    if (fd < 0) return -1;
+    const int one = 1, zero = 0;
+    if (opts.reuse_address) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (opts.reuse_port) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if ((dual_stack && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0) ||
+        ::bind(fd, static_cast<const sockaddr*>(at.data()), at.size()) != 0 || ::listen(fd, opts.backlog) != 0) {
+        ec = std::error_code(errno, std::generic_category());
+        detail::close_fd(fd);
+        return -1;
+    }
+    return fd;
+}
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+}  // namespace
 
 }  // namespace weft::net
 
@@ -70,6 +96,37 @@ tcp_stream tcp_stream::connect(const address& to, std::error_code& ec, deadline 
     if (ec) return {};
     detail::stream_ops::connect(s.fd_, static_cast<const sockaddr*>(to.data()), to.size(), ec, d);
     if (ec) return {};
+    return s;
+}
+
+tcp_stream tcp_stream::connect(std::string_view host_port, std::error_code& ec, deadline d) {
+    ec.clear();
+    detail::host_port hp;
+    if (!detail::split_host_port(host_port, hp, ec)) return {};
+    if (hp.wildcard) {  // a listener's "every address" names no peer
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return {};
+    }
+    // One deadline for the lookup and every attempt; a pending cancel or a
+    // passed deadline fail the call before anything starts.
+    std::int64_t until = d.steady_ns();
+    if ((ec = detail::begin_socket_call(until))) return {};
+    const deadline all(std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(until))));
+    const std::vector<address> list = detail::dial_addresses(hp, ec, all);
+    if (ec) return {};
+    for (const address& to : list) {
+        tcp_stream s = connect(to, ec, all);
+        if (!ec) return s;
+        if (detail::ends_the_attempts(ec)) break;
+    }
+    return {};
+}
+
+tcp_stream tcp_stream::connect(std::string_view host_port, deadline d) {
+    std::error_code ec;
+    tcp_stream s = connect(host_port, ec, d);
+    if (ec) detail::throw_error(ec, ("weft::net::tcp_stream::connect to " + quoted(host_port)).c_str());
     return s;
 }
 
@@ -168,8 +225,8 @@ void tcp_stream::set_receive_buffer_size(int bytes) {
             "weft::net::tcp_stream::set_receive_buffer_size");
 }
 
-address tcp_stream::local_address() const { return detail::socket_name(fd_, false); }
-address tcp_stream::peer_address() const { return detail::socket_name(fd_, true); }
+address tcp_stream::local_address() const { return detail::socket_name(fd_, false).unmapped(); }
+address tcp_stream::peer_address() const { return detail::socket_name(fd_, true).unmapped(); }
 
 // ---- tcp_listener -----------------------------------------------------------
 
@@ -184,21 +241,33 @@ tcp_listener& tcp_listener::operator=(tcp_listener&& o) noexcept {
 void tcp_listener::close() noexcept { detail::close_fd(fd_.take()); }
 
 tcp_listener tcp_listener::bind(const address& at, std::error_code& ec, const listen_options& opts) {
+    ec.clear();
     if (at.empty() || opts.backlog < 0) {
         ec = std::make_error_code(std::errc::invalid_argument);
         return {};
     }
     tcp_listener l;
-    l.fd_ = detail::open_socket(at.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM, ec);
-    if (ec) return {};
-    const int one = 1;
-    if (opts.reuse_address) ::setsockopt(l.fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (opts.reuse_port) ::setsockopt(l.fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (::bind(l.fd_, static_cast<const sockaddr*>(at.data()), at.size()) != 0 ||
-        ::listen(l.fd_, opts.backlog) != 0) {
-        ec = std::error_code(errno, std::generic_category());
+    l.fd_ = open_listener(at, false, opts, ec);
+    return l;
+}
+
+tcp_listener tcp_listener::bind(std::string_view where, std::error_code& ec, const listen_options& opts) {
+    ec.clear();
+    if (opts.backlog < 0) {
+        ec = std::make_error_code(std::errc::invalid_argument);
         return {};
     }
+    tcp_listener l;
+    l.fd_ = detail::bind_where(where, ec, [&](const address& at, bool dual_stack, std::error_code& e) {
+        return open_listener(at, dual_stack, opts, e);
+    });
+    return l;
+}
+
+tcp_listener tcp_listener::bind(std::string_view where, const listen_options& opts) {
+    std::error_code ec;
+    tcp_listener l = bind(where, ec, opts);
+    if (ec) detail::throw_error(ec, ("weft::net::tcp_listener::bind to " + quoted(where)).c_str());
     return l;
 }
 
@@ -217,6 +286,19 @@ tcp_stream tcp_listener::accept(std::error_code& ec, deadline d) {
 
 tcp_stream tcp_listener::accept(deadline d) {
     return detail::or_throw([&](std::error_code& ec) { return accept(ec, d); }, "weft::net::tcp_listener::accept");
+}
+
+tcp_stream tcp_listener::accept(address& peer, std::error_code& ec, deadline d) {
+    address from;
+    const int conn = detail::stream_ops::accept(fd_, ec, d, &from);
+    if (conn < 0) return {};
+    peer = from;
+    return tcp_stream(conn);
+}
+
+tcp_stream tcp_listener::accept(address& peer, deadline d) {
+    return detail::or_throw([&](std::error_code& ec) { return accept(peer, ec, d); },
+                            "weft::net::tcp_listener::accept");
 }
 
 address tcp_listener::local_address() const { return detail::socket_name(fd_, false); }

@@ -5,8 +5,11 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "net/host_port.hpp"
 #include "net/io.hpp"
 #include "net/stream_io.hpp"
 #include "weft/this_fiber.hpp"
@@ -79,6 +82,30 @@ udp_socket udp_socket::bind(const address& at, std::error_code& ec) {
     return s;
 }
 
+udp_socket udp_socket::bind(std::string_view where, std::error_code& ec) {
+    udp_socket s;
+    s.fd_ = detail::bind_where(where, ec, [](const address& at, bool dual_stack, std::error_code& e) {
+        const int fd = detail::open_socket(family_of(at), SOCK_DGRAM, e);
+        if (fd < 0) return -1;
+        const int zero = 0;
+        if ((dual_stack && ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0) ||
+            ::bind(fd, static_cast<const sockaddr*>(at.data()), at.size()) != 0) {
+            e = errno_code();
+            detail::close_fd(fd);
+            return -1;
+        }
+        return fd;
+    });
+    return s;
+}
+
+udp_socket udp_socket::bind(std::string_view where) {
+    std::error_code ec;
+    udp_socket s = bind(where, ec);
+    if (ec) detail::throw_error(ec, ("weft::net::udp_socket::bind to \"" + std::string(where) + "\"").c_str());
+    return s;
+}
+
 udp_socket udp_socket::bind(const address& at) {
     std::error_code ec;
     udp_socket s = bind(at, ec);
@@ -142,6 +169,28 @@ void udp_socket::connect(const address& peer) {
     std::error_code ec;
     connect(peer, ec);
     if (ec) detail::throw_error(ec, ("weft::net::udp_socket::connect to " + peer.to_string()).c_str());
+}
+
+void udp_socket::connect(std::string_view peer, std::error_code& ec, deadline d) {
+    ec.clear();
+    detail::host_port hp;
+    if (!detail::split_host_port(peer, hp, ec)) return;
+    if (hp.wildcard) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return;
+    }
+    const std::vector<address> list = detail::dial_addresses(hp, ec, d);
+    if (ec) return;
+    for (const address& to : list) {
+        connect(to, ec);
+        if (!ec) return;
+    }
+}
+
+void udp_socket::connect(std::string_view peer, deadline d) {
+    std::error_code ec;
+    connect(peer, ec, d);
+    if (ec) detail::throw_error(ec, ("weft::net::udp_socket::connect to \"" + std::string(peer) + "\"").c_str());
 }
 
 std::size_t udp_socket::send(const void* data, std::size_t size, std::error_code& ec, deadline d) {

@@ -13,12 +13,20 @@ public:
     address() noexcept = default;
 
     // "127.0.0.1:8080", "[::1]:80", "localhost:6379". "localhost" means the
-    // IPv4 loopback; other host names need weft::net::resolve. A bad address
-    // gives std::errc::invalid_argument.
+    // IPv4 loopback; other host names need weft::net::resolve (or the string
+    // forms of tcp_stream::connect and tcp_listener::bind, which resolve).
+    // A bad address gives std::errc::invalid_argument.
     static address parse(std::string_view text, std::error_code& ec);
     static address parse(std::string_view text);  // throws std::system_error
     static address loopback_v4(std::uint16_t port) noexcept;
     static address loopback_v6(std::uint16_t port) noexcept;
+    static address any_v4(std::uint16_t port) noexcept;  // 0.0.0.0:port
+    static address any_v6(std::uint16_t port) noexcept;  // [::]:port
+
+    // An IPv4 address an IPv6 socket reports as v4-mapped ([::ffff:1.2.3.4]:p,
+    // an IPv4 peer of a dual-stack listener) as the plain IPv4 one; any other
+    // address as it is.
+    address unmapped() const noexcept;
 
     bool empty() const noexcept { return size_ == 0; }
     bool is_v6() const noexcept;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <span>
+#include <string_view>
 #include <system_error>
 
 #include "weft/detail/fd_slot.hpp"
@@ -30,6 +31,18 @@ public:
 
     static tcp_stream connect(const address& to, std::error_code& ec, deadline d = {});
     static tcp_stream connect(const address& to, deadline d = {});
+    // Dials "host:port": "127.0.0.1:80", "[::1]:80", "localhost:6379",
+    // "db.example:5432". A host name is resolved (weft::net::resolve) within
+    // the deadline, then each address it has is tried in the resolver's order
+    // within what is left of it, until one connects; otherwise the last
+    // address's error is reported (connection_refused for a closed port).
+    // The deadline, a deadline_scope or cancel() end it at any point
+    // (timed_out / operation_canceled) without trying further addresses.
+    // A string that is not "host:port" (no port, a port outside 0..65535, an
+    // IPv6 address without brackets, a wildcard host "" or "*") gives
+    // invalid_argument; a name that does not resolve gives resolve_category()'s error.
+    static tcp_stream connect(std::string_view host_port, std::error_code& ec, deadline d = {});
+    static tcp_stream connect(std::string_view host_port, deadline d = {});
 
     // Reads what is there, at least one byte; 0 means the peer closed its side.
     std::size_t read(void* data, std::size_t size, std::error_code& ec, deadline d = {});
@@ -64,6 +77,8 @@ public:
     void set_send_buffer_size(int bytes);
     void set_receive_buffer_size(int bytes, std::error_code& ec) noexcept;  // SO_RCVBUF
     void set_receive_buffer_size(int bytes);
+    // IPv4 addresses on a socket of a dual-stack listener come as plain IPv4
+    // (address::unmapped()); empty when not open.
     address local_address() const;
     address peer_address() const;
 
@@ -96,9 +111,27 @@ public:
     // Port 0 picks a free port; local_address() tells which.
     static tcp_listener bind(const address& at, std::error_code& ec, const listen_options& opts = {});
     static tcp_listener bind(const address& at, const listen_options& opts = {});
+    // Listens where a "host:port" string says:
+    //   ":8080", "*:8080"   every address: [::] dual-stack (IPv4 clients too,
+    //                       seen as their IPv4 address), or 0.0.0.0 on a
+    //                       host without IPv6
+    //   "[::]:8080"         [::] dual-stack, no IPv4-only fallback
+    //   "127.0.0.1:0", "[::1]:0", "0.0.0.0:80"   that address
+    //   "localhost:0"       a host name: resolved, and the first of its
+    //                       addresses that can be bound is
+    // Bad strings give invalid_argument, as for tcp_stream::connect. A name's
+    // lookup waits under the fiber's deadline_scope and cancel(); outside a
+    // fiber it blocks the thread.
+    static tcp_listener bind(std::string_view where, std::error_code& ec, const listen_options& opts = {});
+    static tcp_listener bind(std::string_view where, const listen_options& opts = {});
 
     tcp_stream accept(std::error_code& ec, deadline d = {});
     tcp_stream accept(deadline d = {});
+    // Also says who connected: peer is the client's address (an IPv4 client
+    // of a dual-stack listener as its plain IPv4 address, as
+    // tcp_stream::peer_address() gives it); left as it was on failure.
+    tcp_stream accept(address& peer, std::error_code& ec, deadline d = {});
+    tcp_stream accept(address& peer, deadline d = {});
     address local_address() const;
 
     bool is_open() const noexcept { return fd_ >= 0; }

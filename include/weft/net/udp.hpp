@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string_view>
 #include <system_error>
 
 #include "weft/detail/fd_slot.hpp"
@@ -45,6 +46,14 @@ public:
     // A socket bound to `at`; port 0 picks a free port, local_address() tells which.
     static udp_socket bind(const address& at, std::error_code& ec);
     static udp_socket bind(const address& at);
+    // Binds where a "host:port" string says, as tcp_listener::bind does:
+    // ":port" / "*:port" every address ([::] dual-stack, or 0.0.0.0 without
+    // IPv6; datagrams from IPv4 senders then come from v4-mapped addresses
+    // ([::ffff:1.2.3.4]:p), which send_to takes back as they are),
+    // "[::]:port" dual-stack, a literal that address, a host name the first
+    // of its addresses that can be bound. Bad strings give invalid_argument.
+    static udp_socket bind(std::string_view where, std::error_code& ec);
+    static udp_socket bind(std::string_view where);
 
     // Sends one datagram to `to`; returns size (UDP sends all or nothing;
     // too large a datagram gives message_size). Waits only while the socket's
@@ -63,6 +72,13 @@ public:
     // the peer's family (the kernel picks the local address and port).
     void connect(const address& peer, std::error_code& ec);
     void connect(const address& peer);
+    // The peer as "host:port" ("127.0.0.1:53", "[::1]:53", "localhost:9000");
+    // a host name is resolved within the deadline (and the fiber's
+    // deadline_scope and cancel), then its addresses are tried in order until
+    // one connects (on an open socket: one of the socket's family). Bad strings,
+    // and a wildcard host, give invalid_argument.
+    void connect(std::string_view peer, std::error_code& ec, deadline d = {});
+    void connect(std::string_view peer, deadline d = {});
     // send/receive on a connected socket; otherwise like send_to/receive_from.
     std::size_t send(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
     std::size_t send(const void* data, std::size_t size, deadline d = {});
