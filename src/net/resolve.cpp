@@ -36,26 +36,32 @@ std::vector<address> resolve(std::string_view host, std::string_view service, st
         int err = 0;
         std::vector<address> found;
     };
-    outcome out = weft::offload([&] {
-        outcome o;
-        addrinfo hints{};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_ADDRCONFIG;
-        addrinfo* list = nullptr;
-        o.rc = ::getaddrinfo(h.c_str(), s.empty() ? nullptr : s.c_str(), &hints, &list);
-        o.err = errno;
-        if (o.rc != 0) return o;
-        for (addrinfo* ai = list; ai; ai = ai->ai_next) {
-            if (ai->ai_addrlen > address::capacity) continue;
-            address a;
-            std::memcpy(a.data(), ai->ai_addr, ai->ai_addrlen);
-            a.set_size(static_cast<std::uint32_t>(ai->ai_addrlen));
-            o.found.push_back(a);
-        }
-        ::freeaddrinfo(list);
-        return o;
-    });
+    outcome out;
+    try {
+        out = weft::offload([&] {
+            outcome o;
+            addrinfo hints{};
+            hints.ai_family = AF_UNSPEC;
+            hints.ai_socktype = SOCK_STREAM;
+            hints.ai_flags = AI_ADDRCONFIG;
+            addrinfo* list = nullptr;
+            o.rc = ::getaddrinfo(h.c_str(), s.empty() ? nullptr : s.c_str(), &hints, &list);
+            o.err = errno;
+            if (o.rc != 0) return o;
+            for (addrinfo* ai = list; ai; ai = ai->ai_next) {
+                if (ai->ai_addrlen > address::capacity) continue;
+                address a;
+                std::memcpy(a.data(), ai->ai_addr, ai->ai_addrlen);
+                a.set_size(static_cast<std::uint32_t>(ai->ai_addrlen));
+                o.found.push_back(a);
+            }
+            ::freeaddrinfo(list);
+            return o;
+        });
+    } catch (const std::system_error& e) {  // the offload pool could not start
+        ec = e.code();
+        return {};
+    }
     if (out.rc == EAI_SYSTEM) ec = std::error_code(out.err, std::generic_category());
     else if (out.rc != 0) ec = std::error_code(out.rc, resolve_category());
     return std::move(out.found);
