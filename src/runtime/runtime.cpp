@@ -36,7 +36,9 @@ runtime::runtime(runtime_options opts) : group_(new detail::worker_group()) {
         });
     }
     group_->start_latch->arrive_and_wait();
-    detail::register_group(group_);  // for SIGQUIT dumps
+    std::int64_t stall_ns = std::chrono::nanoseconds(opts.stall_report).count();
+    if (stall_ns <= 0) stall_ns = detail::stall_report_from_env();
+    detail::register_group(group_, stall_ns);  // for SIGQUIT dumps and the stall monitor
 }
 
 runtime::~runtime() {

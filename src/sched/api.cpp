@@ -80,7 +80,7 @@ void throw_error(std::error_code ec, const char* what) { throw std::system_error
 run_scope::run_scope() {
     worker* w = new worker();
     try {
-        register_lone(w);  // for SIGQUIT dumps
+        register_lone(w, stall_report_from_env());  // for SIGQUIT dumps and the stall monitor
     } catch (...) {
         delete w;
         throw;

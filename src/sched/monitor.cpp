@@ -1,4 +1,5 @@
-// The process's registry of workers and the SIGQUIT dump thread that reads it.
+// The process's registry of workers and the two helper threads that read
+// it: the SIGQUIT dump thread and the stall monitor.
 //
 // SIGQUIT: the signal lands on any thread (in a weft::runtime program,
 // usually the main thread, blocked in rt.run), and nothing that formats a
@@ -7,6 +8,12 @@
 // registered worker's fibers to stderr, outside signal context. A thread of
 // its own, rather than each worker dumping itself, because the dump matters
 // most when a worker is stuck in one fiber and would never answer.
+//
+// Stalls: a worker that makes no scheduling pass (its ticks_ do not move)
+// while it is inside a fiber, not idle in its loop, is stuck in that fiber:
+// a long computation or a call that blocks the thread. The monitor thread
+// samples each watched worker's ticks_ a few times per period and reports
+// each stall once. It adds nothing to the workers' own paths.
 #include "sched/monitor.hpp"
 
 #include <fcntl.h>
@@ -15,9 +22,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <ostream>
 #include <sstream>
@@ -25,24 +37,45 @@
 #include <thread>
 #include <vector>
 
+#include "platform/clock.hpp"
 #include "sched/worker.hpp"
 #include "weft/debug.hpp"
 
 namespace weft::detail {
 
+// No synchronization with the worker, which writes current_ on every switch.
+// The monitor only trusts the answer when the worker's ticks_ did not move
+// around the read (a stalled worker writes nothing), and only uses it to name
+// the stalled fiber; hence the relaxed load and no ThreadSanitizer report.
+__attribute__((no_sanitize("thread"))) const fiber* worker::running_unsynchronized() const noexcept {
+    return __atomic_load_n(const_cast<fiber* const*>(&current_), __ATOMIC_RELAXED);
+}
+
 namespace {
+
+struct watch {
+    unsigned ticks = 0;
+    std::int64_t since = 0;  // when ticks_ was first seen at this value inside a fiber
+    bool reported = false;
+    fiber_id id = 0;         // the stalled fiber, for the line when it ends
+    char name[32] = {};
+};
 
 struct entry {
     worker_group* group = nullptr;  // a runtime, or
     worker* lone = nullptr;         // a weft::run worker
+    std::int64_t stall_ns = 0;
+    std::vector<watch> watches;     // one per worker
     unsigned number = 0;            // the runtime's number, in dumps
 };
 
 // Never destroyed: the helper threads may still run at exit.
 struct registry {
     std::mutex mu;
+    std::condition_variable changed;  // a watched entry came: the monitor's period may shrink
     std::vector<entry> entries;
     unsigned next_number = 1;
+    bool monitor_started = false;
 };
 registry& reg() {
     static registry* r = new registry();
@@ -50,6 +83,7 @@ registry& reg() {
 }
 
 std::atomic<unsigned> helpers{0};
+std::atomic<void (*)(const char*)> report_hook{nullptr};
 
 void write_all(int fd, const char* p, std::size_t n) noexcept {
     while (n > 0) {
@@ -80,11 +114,103 @@ void start_helper(const char* name, F fn) {
     helpers.fetch_add(1, std::memory_order_relaxed);
 }
 
+// ---- the stall monitor ---------------------------------------------------------
+
+void report(const char* line) {
+    if (auto hook = report_hook.load(std::memory_order_acquire)) {
+        hook(line);
+        return;
+    }
+    std::string s(line);
+    s += '\n';
+    write_all(STDERR_FILENO, s.data(), s.size());
+}
+
+// The stalled fiber's name and id are read as running_unsynchronized() is.
+__attribute__((no_sanitize("thread"))) void check(worker* w, unsigned index, std::int64_t stall_ns, watch& st,
+                                                  std::int64_t now) {
+    const unsigned t = w->passes();
+    const fiber* f = w->running_unsynchronized();
+    if (t == st.ticks && !w->is_main_context(f)) {
+        if (st.reported || now - st.since < stall_ns) return;
+        // Name the fiber, then make sure the worker made no pass meanwhile:
+        // then f was the running fiber throughout, and it is still alive.
+        char name[sizeof st.name];
+        std::memcpy(name, f->name, sizeof name);
+        name[sizeof name - 1] = '\0';
+        const fiber_id id = f->id;
+        if (w->passes() != t) return;
+        st.reported = true;
+        st.id = id;
+        std::memcpy(st.name, name, sizeof name);
+        char line[160];
+        std::snprintf(line, sizeof line, "weft: worker %u stalled for %lld ms in fiber '%s' #%llu", index,
+                      static_cast<long long>((now - st.since) / 1'000'000), name,
+                      static_cast<unsigned long long>(id));
+        report(line);
+        return;
+    }
+    if (st.reported) {
+        char line[160];
+        std::snprintf(line, sizeof line, "weft: worker %u ran again after %lld ms in fiber '%s' #%llu", index,
+                      static_cast<long long>((now - st.since) / 1'000'000), st.name,
+                      static_cast<unsigned long long>(st.id));
+        report(line);
+    }
+    // A pass, or idle in its loop: a stall can only begin from here.
+    st.ticks = t;
+    st.since = now;
+    st.reported = false;
+}
+
+[[noreturn]] void monitor_loop() {
+    registry& r = reg();
+    std::unique_lock<std::mutex> lock(r.mu);
+    for (;;) {
+        std::int64_t shortest = 0;
+        for (const entry& e : r.entries)
+            if (e.stall_ns > 0 && (shortest == 0 || e.stall_ns < shortest)) shortest = e.stall_ns;
+        // A few looks per period: a stall is seen within a quarter of it.
+        const std::int64_t period =
+            shortest == 0 ? 1'000'000'000 : std::clamp<std::int64_t>(shortest / 4, 1'000'000, 250'000'000);
+        r.changed.wait_for(lock, std::chrono::nanoseconds(period));
+        const std::int64_t now = steady_now_ns();
+        for (entry& e : r.entries) {
+            if (e.stall_ns <= 0) continue;
+            if (e.lone) {
+                check(e.lone, e.lone->index(), e.stall_ns, e.watches[0], now);
+                continue;
+            }
+            for (std::size_t i = 0; i < e.group->workers.size(); ++i)
+                check(e.group->workers[i], static_cast<unsigned>(i), e.stall_ns, e.watches[i], now);
+        }
+    }
+}
+
 void add(entry e) {
     registry& r = reg();
     std::lock_guard<std::mutex> lock(r.mu);
     if (e.group) e.number = r.next_number++;
+    const std::size_t n = e.group ? e.group->workers.size() : 1;
+    e.watches.assign(n, watch{});
+    const std::int64_t now = steady_now_ns();
+    for (std::size_t i = 0; i < n; ++i) {
+        worker* w = e.group ? e.group->workers[i] : e.lone;
+        e.watches[i].ticks = w->passes();
+        e.watches[i].since = now;
+    }
+    const bool watched = e.stall_ns > 0;
     r.entries.push_back(std::move(e));
+    if (!watched) return;
+    if (!r.monitor_started) {
+        try {
+            start_helper("weft-stall", [] { monitor_loop(); });
+            r.monitor_started = true;
+        } catch (const std::system_error&) {
+            std::fputs("weft: cannot start the stall monitor's thread: no stall reports\n", stderr);
+        }
+    }
+    r.changed.notify_all();
 }
 
 void remove(worker_group* g, worker* lone) noexcept {
@@ -133,17 +259,19 @@ void on_sigquit(int) {
 
 }  // namespace
 
-void register_group(worker_group* g) {
+void register_group(worker_group* g, std::int64_t stall_ns) {
     entry e;
     e.group = g;
+    e.stall_ns = stall_ns;
     add(std::move(e));
 }
 
 void unregister_group(worker_group* g) noexcept { remove(g, nullptr); }
 
-void register_lone(worker* w) {
+void register_lone(worker* w, std::int64_t stall_ns) {
     entry e;
     e.lone = w;
+    e.stall_ns = stall_ns;
     add(std::move(e));
 }
 
@@ -173,6 +301,19 @@ void dump_process(std::ostream& os) {
 }
 
 unsigned helper_threads() noexcept { return helpers.load(std::memory_order_relaxed); }
+
+std::int64_t stall_report_from_env() noexcept {
+    const char* env = std::getenv("WEFT_STALL_REPORT_MS");
+    if (!env || !*env) return 0;
+    char* end = nullptr;
+    const long long ms = std::strtoll(env, &end, 10);
+    if (*end != '\0' || ms <= 0 || ms > 86'400'000LL * 365) return 0;
+    return ms * 1'000'000;
+}
+
+void set_stall_report_hook(void (*hook)(const char* line)) noexcept {
+    report_hook.store(hook, std::memory_order_release);
+}
 
 }  // namespace weft::detail
 

@@ -217,15 +217,18 @@ TEST(DeadlockDeathTest, ReceiveNobodySendsOnUnderARuntime) {
         "deadlock: all fibers are blocked(.|\n)*blocked on channel_recv");
 }
 
-// weft's own helper threads (the SIGQUIT dump thread) never wake a fiber:
-// they do not hide a deadlock.
+// weft's own helper threads (the SIGQUIT dump thread, the stall monitor)
+// never wake a fiber: they do not hide a deadlock.
 TEST(DeadlockDeathTest, HelperThreadsDoNotHideADeadlock) {
     WEFT_SKIP_UNDER_TSAN();
     WEFT_SKIP_UNLESS_ALONE();
     EXPECT_DEATH(
         {
             weft::dump_on_sigquit();
-            weft::runtime rt{{.workers = 2}};
+            weft::runtime_options opts;
+            opts.workers = 2;
+            opts.stall_report = std::chrono::milliseconds(10000);
+            weft::runtime rt{opts};
             rt.run([] {
                 weft::channel<int> ch(0);
                 ch.recv();
