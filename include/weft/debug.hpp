@@ -15,9 +15,12 @@ namespace weft {
 // it writes "no weft worker on this thread".
 void dump(std::ostream& os);
 
-// Opt-in: on SIGQUIT (Ctrl-\) print dump() to stderr and go on running.
-// The dump is formatted in the handler: meant for debugging a stuck
-// process, like Go's SIGQUIT traceback.
+// Opt-in: on SIGQUIT (Ctrl-\, kill -QUIT) print every fiber of every
+// weft::runtime and weft::run worker in the process to stderr and go on
+// running, whichever thread the signal lands on, like Go's SIGQUIT
+// traceback. The handler only wakes a helper thread (started here), which
+// formats the dump outside signal context: a snapshot, since the workers
+// keep running meanwhile.
 void dump_on_sigquit();
 
 struct stack_usage_info {

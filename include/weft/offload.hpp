@@ -21,7 +21,8 @@ void offload_run(void (*job)(void*) noexcept, void* ctx);
 bool configure_offload_pool(const offload_options& opts) noexcept;
 }  // namespace detail
 
-// Sizes the pool; only before its first use (false afterwards, nothing changes).
+// Sizes the pool; only before it has started (false afterwards, nothing
+// changes). A start that failed leaves no pool: configure and try again.
 inline bool configure_offload(const offload_options& opts) noexcept {
     return detail::configure_offload_pool(opts);
 }
@@ -31,7 +32,10 @@ inline bool configure_offload(const offload_options& opts) noexcept {
 // waits for it. Outside a fiber, fn simply runs on the calling thread.
 // The pool (4 threads and a queue of 1024 by default, see configure_offload)
 // starts on first use; when its queue is full the calling fiber parks until
-// there is room: backpressure, not an unbounded queue.
+// there is room: backpressure, not an unbounded queue. When the pool cannot
+// start its threads (RLIMIT_NPROC, a pid or memory limit), offload throws
+// std::system_error (resource_unavailable_try_again, or the errno of the
+// failed thread creation) and leaves no pool behind: a later call tries again.
 template <class F>
 auto offload(F&& fn) -> std::invoke_result_t<F&> {
     using R = std::invoke_result_t<F&>;

@@ -16,6 +16,11 @@ struct runtime_options {
     // How long an idle worker spins looking for work before it sleeps in the
     // kernel: short replies between workers then cost no wake-up syscall.
     std::chrono::microseconds idle_spin{20};
+    // Opt-in watchdog: a worker that stays this long inside one fiber (a long
+    // computation, a call that blocks the thread) is reported once per stall
+    // on stderr: "weft: worker 1 stalled for 2000 ms in fiber 'name' #id".
+    // Idle workers are never reported. 0: $WEFT_STALL_REPORT_MS if set, else off.
+    std::chrono::milliseconds stall_report{0};
 };
 
 class runtime {

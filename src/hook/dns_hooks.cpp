@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <vector>
 
 #include "hook/wait.hpp"
@@ -68,11 +69,16 @@ __attribute__((weak)) int getaddrinfo(const char* __restrict node, const char* _
     if (!real) return EAI_SYSTEM;
     if (!fiber_worker()) return real(node, service, hints, res);
     int saved_errno = 0;
-    const int rc = weft::offload([&] {
-        const int r = real(node, service, hints, res);
-        saved_errno = errno;  // EAI_SYSTEM reports through errno, on the pool's thread
-        return r;
-    });
+    int rc;
+    try {
+        rc = weft::offload([&] {
+            const int r = real(node, service, hints, res);
+            saved_errno = errno;  // EAI_SYSTEM reports through errno, on the pool's thread
+            return r;
+        });
+    } catch (const std::system_error&) {
+        return EAI_AGAIN;  // the offload pool could not start: a temporary failure
+    }
     if (rc == EAI_SYSTEM) errno = saved_errno;
     return rc;
 }
@@ -85,7 +91,11 @@ __attribute__((weak)) hostent* gethostbyname(const char* name) {
     if (!fiber_worker()) {
         out = lookup_host(name, b, herr);
     } else {
-        out = weft::offload([&] { return lookup_host(name, b, herr); });
+        try {
+            out = weft::offload([&] { return lookup_host(name, b, herr); });
+        } catch (const std::system_error&) {
+            herr = TRY_AGAIN;  // the offload pool could not start
+        }
     }
     if (!out) h_errno = herr;
     return out;

@@ -90,7 +90,12 @@ outcome lookup_on_pool(std::string h, std::string s, std::int64_t deadline_ns, s
         result.wait(ec);  // timed_out / operation_canceled, or ready
     }
     if (ec) return {};
-    return result.get();
+    try {
+        return result.get();
+    } catch (const std::system_error& e) {  // the offload pool could not start
+        ec = e.code();
+        return {};
+    }
 }
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/assert.hpp"
+#include "sched/monitor.hpp"
 #include "sched/wait.hpp"
 #include "sched/worker.hpp"
 
@@ -73,7 +74,8 @@ void worker_group::enter_deep_idle(worker* w) noexcept {
     for (worker* o : workers)
         if (o->remote_pending()) return;
     const unsigned inside = static_cast<unsigned>(workers.size()) +
-                            quiet_waiting.load(std::memory_order_seq_cst) + offload_idle_threads();
+                            quiet_waiting.load(std::memory_order_seq_cst) + offload_idle_threads() +
+                            helper_threads();
     const unsigned threads = process_threads();
     if (threads == 0 || threads > inside) return;  // some other thread may still wake a fiber
     std::ostringstream os;

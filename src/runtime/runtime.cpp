@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "common/assert.hpp"
+#include "sched/monitor.hpp"
 #include "sched/worker.hpp"
 
 namespace weft {
@@ -35,6 +36,9 @@ runtime::runtime(runtime_options opts) : group_(new detail::worker_group()) {
         });
     }
     group_->start_latch->arrive_and_wait();
+    std::int64_t stall_ns = std::chrono::nanoseconds(opts.stall_report).count();
+    if (stall_ns <= 0) stall_ns = detail::stall_report_from_env();
+    detail::register_group(group_, stall_ns);  // for SIGQUIT dumps and the stall monitor
 }
 
 runtime::~runtime() {
@@ -45,6 +49,7 @@ runtime::~runtime() {
     group_->stopping.store(true, std::memory_order_release);
     group_->wake_all();
     for (std::thread& t : threads_) t.join();
+    detail::unregister_group(group_);
     // Fibers joined from outside after their worker's last look are freed here.
     for (detail::worker* w : group_->workers) w->drain_after_exit();
     for (detail::worker* w : group_->workers) delete w;

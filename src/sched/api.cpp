@@ -3,6 +3,7 @@
 #include <system_error>
 
 #include "common/assert.hpp"
+#include "sched/monitor.hpp"
 #include "sched/worker.hpp"
 #include "weft/run.hpp"
 #include "weft/deadline.hpp"
@@ -76,9 +77,20 @@ std::error_code sleep_until_steady_ns(std::int64_t steady_ns) {
 
 void throw_error(std::error_code ec, const char* what) { throw std::system_error(ec, what); }
 
-run_scope::run_scope() { new worker(); }
+run_scope::run_scope() {
+    worker* w = new worker();
+    try {
+        register_lone(w, stall_report_from_env());  // for SIGQUIT dumps and the stall monitor
+    } catch (...) {
+        delete w;
+        throw;
+    }
+}
 
-run_scope::~run_scope() { delete worker::current(); }
+run_scope::~run_scope() {
+    unregister_lone(worker::current());
+    delete worker::current();
+}
 
 void run_scope::loop() { worker::current()->loop(); }
 

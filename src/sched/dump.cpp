@@ -2,14 +2,11 @@
 // backtraces of parked fibers, and the stack high-water mark.
 #include "weft/debug.hpp"
 
-#include <signal.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -72,28 +69,6 @@ void dump(std::ostream& os) {
     } else {
         w->dump(os);
     }
-}
-
-namespace {
-void on_sigquit(int) {
-    std::ostringstream os;
-    os << "weft: SIGQUIT: fiber dump\n";
-    dump(os);
-    const std::string s = os.str();
-    for (std::size_t off = 0; off < s.size();) {
-        const ssize_t n = ::write(STDERR_FILENO, s.data() + off, s.size() - off);
-        if (n <= 0) break;
-        off += static_cast<std::size_t>(n);
-    }
-}
-}  // namespace
-
-void dump_on_sigquit() {
-    struct sigaction sa{};
-    sa.sa_handler = on_sigquit;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART | SA_ONSTACK;
-    ::sigaction(SIGQUIT, &sa, nullptr);
 }
 
 stack_usage_info stack_usage() noexcept {

@@ -161,6 +161,13 @@ public:
     std::size_t live_fibers() const noexcept { return live_; }
     stack_pool& stacks() noexcept { return stacks_; }
 
+    // ---- seen from another thread: the stall monitor (sched/monitor.cpp) ----
+    unsigned passes() const noexcept { return ticks_.load(std::memory_order_relaxed); }
+    // The running fiber, read without synchronization (sched/monitor.cpp):
+    // stable only while the worker makes no pass; the main context means idle.
+    const fiber* running_unsynchronized() const noexcept;
+    bool is_main_context(const fiber* f) const noexcept { return f == &main_; }
+
 private:
     static void fiber_entry(void* from);
     [[noreturn]] void exit_current() noexcept;

@@ -2,7 +2,13 @@
 // and stack_usage().
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -211,6 +217,26 @@ TEST(DeadlockDeathTest, ReceiveNobodySendsOnUnderARuntime) {
         "deadlock: all fibers are blocked(.|\n)*blocked on channel_recv");
 }
 
+// weft's own helper threads (the SIGQUIT dump thread, the stall monitor)
+// never wake a fiber: they do not hide a deadlock.
+TEST(DeadlockDeathTest, HelperThreadsDoNotHideADeadlock) {
+    WEFT_SKIP_UNDER_TSAN();
+    WEFT_SKIP_UNLESS_ALONE();
+    EXPECT_DEATH(
+        {
+            weft::dump_on_sigquit();
+            weft::runtime_options opts;
+            opts.workers = 2;
+            opts.stall_report = std::chrono::milliseconds(10000);
+            weft::runtime rt{opts};
+            rt.run([] {
+                weft::channel<int> ch(0);
+                ch.recv();
+            });
+        },
+        "deadlock: all fibers are blocked(.|\n)*blocked on channel_recv");
+}
+
 // Not a deadlock: a plain thread outside the runtime may still send.
 TEST(DeadlockTest, AWaitAPlainThreadWillEndIsNotReported) {
     weft::runtime rt{{.workers = 2}};
@@ -226,3 +252,52 @@ TEST(DeadlockTest, AWaitAPlainThreadWillEndIsNotReported) {
 }
 
 }  // namespace
+
+// SIGQUIT in a weft::runtime program lands on a thread that is no worker (the
+// main thread here, as it would be while blocked in rt.run): the dump must
+// still show every worker's fibers. In a child process, with stderr in a file.
+namespace {
+[[noreturn]] void sigquit_child() {
+    const int saved_stderr = ::dup(2);
+    char path[] = "/tmp/weft-sigquit-XXXXXX";
+    const int fd = ::mkstemp(path);
+    if (fd < 0) std::exit(2);
+    ::unlink(path);
+    ::dup2(fd, 2);
+    weft::dump_on_sigquit();
+    std::string text;
+    {
+        weft::runtime rt{{.workers = 2}};
+        weft::event release;
+        std::atomic<int> parked{0};
+        auto a = rt.spawn([&] { ++parked; release.wait(); }, {.name = "parked-on-0", .worker = 0});
+        auto b = rt.spawn([&] { ++parked; release.wait(); }, {.name = "parked-on-1", .worker = 1});
+        for (int i = 0; i < 30000 && parked.load() < 2; ++i) std::this_thread::sleep_for(1ms);
+        ::raise(SIGQUIT);  // on this thread, which is no worker
+        // The dump comes from another thread: wait for its end (or for the old "no worker").
+        for (int i = 0; i < 30000; ++i) {
+            char buf[65536];
+            const ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+            text.assign(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+            if (text.find("end of fiber dump") != std::string::npos ||
+                text.find("no weft worker") != std::string::npos)
+                break;
+            std::this_thread::sleep_for(1ms);
+        }
+        release.set();
+        a.join();
+        b.join();
+    }
+    const bool ok = text.find("worker 0") != std::string::npos && text.find("worker 1") != std::string::npos &&
+                    text.find("'parked-on-0'") != std::string::npos &&
+                    text.find("'parked-on-1'") != std::string::npos &&
+                    text.find("no weft worker") == std::string::npos;
+    if (!ok) (void)!::write(saved_stderr, text.data(), text.size());
+    std::exit(ok ? 0 : 1);
+}
+}  // namespace
+
+TEST(DumpDeathTest, SigquitOnAThreadThatIsNoWorkerDumpsEveryWorker) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(sigquit_child(), ::testing::ExitedWithCode(0), "");
+}

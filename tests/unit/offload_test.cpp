@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "sched/offload.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -131,4 +132,40 @@ void bounded_pool_child() {
 TEST(OffloadDeathTest, BoundedQueueParksSubmittersAndLosesNothing) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     EXPECT_EXIT(bounded_pool_child(), ::testing::ExitedWithCode(0), "");
+}
+
+namespace {
+// The pool's start fails at its third thread, as RLIMIT_NPROC or a pid limit
+// makes it fail: offload throws, and the calling worker goes on (no hang in
+// the unwinding, no thread left on a freed pool); nothing was started, so
+// the pool can be sized again, and the next call starts it.
+[[noreturn]] void failed_start_child() {
+    weft::detail::offload_fail_thread_start_for_test(2);
+    int code = 0;
+    weft::run([&] {
+        try {
+            weft::offload([] { return 1; });
+            code = 2;  // no exception
+        } catch (const std::system_error& e) {
+            if (e.code() != std::errc::resource_unavailable_try_again) code = 3;
+        }
+        // The worker still runs its other fibers.
+        auto other = weft::spawn([] { weft::this_fiber::yield(); });
+        other.join();
+        // The ec form of resolve reports it as an error code.
+        std::error_code ec;
+        weft::net::resolve("localhost", "80", ec);
+        if (code == 0 && ec != std::errc::resource_unavailable_try_again) code = 4;
+        if (code == 0 && !weft::configure_offload({.threads = 2})) code = 5;  // no half-made pool
+        weft::detail::offload_fail_thread_start_for_test(-1);
+        if (code == 0 && weft::offload([] { return 7; }) != 7) code = 6;
+        if (code == 0 && weft::configure_offload({})) code = 7;  // started now
+    });
+    std::exit(code);
+}
+}  // namespace
+
+TEST(OffloadDeathTest, APoolThatCannotStartThrowsAndCanBeRetried) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(failed_start_child(), ::testing::ExitedWithCode(0), "");
 }

@@ -4,14 +4,20 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <mutex>
 #include <set>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#include "sched/monitor.hpp"
 #include "weft/weft.hpp"
 
 using namespace std::chrono_literals;
@@ -380,3 +386,106 @@ TEST(RuntimeDeathTest, RunFromInsideTheRuntimeIsFatal) {
 }
 
 }  // namespace
+
+// The stall report (runtime_options::stall_report, $WEFT_STALL_REPORT_MS):
+// a worker stuck in one fiber is reported once, an idle one never. The
+// stuck fibers run until the report arrives (bounded generously), so no
+// test depends on how fast the monitor looks.
+namespace {
+std::mutex stall_mu;
+std::vector<std::string> stall_lines;
+std::atomic<bool> stall_reported{false};
+
+void collect_stall(const char* line) {
+    {
+        std::lock_guard<std::mutex> lock(stall_mu);
+        stall_lines.emplace_back(line);
+    }
+    if (std::string_view(line).find(" stalled for ") != std::string_view::npos) stall_reported = true;
+}
+
+struct stall_capture {
+    stall_capture() {
+        stall_lines.clear();
+        stall_reported = false;
+        weft::detail::set_stall_report_hook(&collect_stall);
+    }
+    ~stall_capture() { weft::detail::set_stall_report_hook(nullptr); }
+    std::vector<std::string> lines() {
+        std::lock_guard<std::mutex> lock(stall_mu);
+        return stall_lines;
+    }
+};
+
+std::size_t count_containing(const std::vector<std::string>& lines, std::string_view what) {
+    return static_cast<std::size_t>(
+        std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(what) != l.npos; }));
+}
+
+void compute_until_reported() {
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    volatile unsigned sink = 0;
+    while (!stall_reported.load() && std::chrono::steady_clock::now() < give_up) sink = sink + 1;  // no yield
+}
+}  // namespace
+
+TEST(StallReportTest, AWorkerComputingInOneFiberIsReportedOnce) {
+    stall_capture cap;
+    weft::runtime rt{{.workers = 2, .stall_report = 20ms}};
+    rt.run([] {
+        auto h = weft::spawn(compute_until_reported, {.name = "cruncher", .worker = 1});
+        h.join();
+    });
+    const auto lines = cap.lines();
+    ASSERT_TRUE(stall_reported.load());
+    EXPECT_EQ(count_containing(lines, "weft: worker 1 stalled for "), 1u) << ::testing::PrintToString(lines);
+    EXPECT_EQ(count_containing(lines, " in fiber 'cruncher' #"), count_containing(lines, "worker 1 "))
+        << ::testing::PrintToString(lines);
+    EXPECT_EQ(count_containing(lines, "worker 0 stalled"), 0u) << ::testing::PrintToString(lines);  // it waited in join
+}
+
+TEST(StallReportTest, ACallThatBlocksTheThreadIsReported) {
+    stall_capture cap;
+    weft::runtime rt{{.workers = 1, .stall_report = 20ms}};
+    rt.run([] {
+        const auto give_up = std::chrono::steady_clock::now() + 60s;
+        // A plain blocking sleep: the worker's thread, not the fiber, waits.
+        while (!stall_reported.load() && std::chrono::steady_clock::now() < give_up)
+            std::this_thread::sleep_for(1ms);
+    });
+    ASSERT_TRUE(stall_reported.load());
+    EXPECT_EQ(count_containing(cap.lines(), "weft: worker 0 stalled for "), 1u);
+    EXPECT_EQ(count_containing(cap.lines(), " in fiber 'main' #"), cap.lines().size());
+}
+
+TEST(StallReportTest, WeftRunReadsTheEnvironment) {
+    stall_capture cap;
+    ::setenv("WEFT_STALL_REPORT_MS", "20", 1);
+    weft::run([] {
+        auto h = weft::spawn(compute_until_reported, {.name = "env-cruncher"});
+        h.join();
+    });
+    ::unsetenv("WEFT_STALL_REPORT_MS");
+    ASSERT_TRUE(stall_reported.load());
+    EXPECT_EQ(count_containing(cap.lines(), "weft: worker 0 stalled for "), 1u);
+    EXPECT_GE(count_containing(cap.lines(), "'env-cruncher'"), 1u);
+}
+
+TEST(StallReportTest, IdleAndBusyButSwitchingWorkersAreNotReported) {
+    stall_capture cap;
+    // The threshold is well above what the OS may take a loaded machine's
+    // core away for: that too would be a stall.
+    weft::runtime rt{{.workers = 2, .stall_report = 200ms}};
+    rt.run([] {
+        // Worker 1 idle for three times the threshold (its fiber sleeps);
+        // worker 0 busy as long, but yielding, so it keeps making passes.
+        auto sleeper = weft::spawn([] { weft::this_fiber::sleep_for(600ms); }, {.worker = 1});
+        auto yielder = weft::spawn([] {
+            const auto until = std::chrono::steady_clock::now() + 600ms;
+            while (std::chrono::steady_clock::now() < until) weft::this_fiber::yield();
+        }, {.worker = 0});
+        sleeper.join();
+        yielder.join();
+    });
+    EXPECT_TRUE(cap.lines().empty()) << ::testing::PrintToString(cap.lines());
+}
