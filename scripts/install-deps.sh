@@ -7,7 +7,7 @@ set -euo pipefail
 set_name=${1:-base}
 pkgs=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev
       libbenchmark-dev libboost-context-dev libboost-fiber-dev valgrind libhttp-parser-dev
-      gdb libhiredis-dev redis-server libcurl4-openssl-dev libdw-dev)
+      gdb libhiredis-dev redis-server libcurl4-openssl-dev libdw-dev liburing-dev)
 if [ "$set_name" = ci ]; then
   pkgs+=(clang libclang-rt-14-dev qemu-user g++-aarch64-linux-gnu googletest wrk nginx-light golang-go
         libboost-system-dev)

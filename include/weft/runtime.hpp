@@ -11,6 +11,12 @@
 
 namespace weft {
 
+// How workers wait on fds (Linux; elsewhere kqueue): automatic takes
+// WEFT_REACTOR=io_uring|epoll from the environment if set, else io_uring
+// where weft was built with liburing and the kernel allows it, else epoll.
+// io_uring asked for and unavailable: one line on stderr, then epoll.
+enum class reactor_backend : unsigned char { automatic, epoll, io_uring };
+
 struct runtime_options {
     unsigned workers = 0;  // 0: one per core (std::thread::hardware_concurrency())
     // How long an idle worker spins looking for work before it sleeps in the
@@ -21,6 +27,7 @@ struct runtime_options {
     // on stderr: "weft: worker 1 stalled for 2000 ms in fiber 'name' #id".
     // Idle workers are never reported. 0: $WEFT_STALL_REPORT_MS if set, else off.
     std::chrono::milliseconds stall_report{0};
+    reactor_backend reactor = reactor_backend::automatic;  // see reactor_backend
 };
 
 class runtime {

@@ -75,8 +75,4 @@ void epoll_reactor::wake() noexcept {
     [[maybe_unused]] auto r = ::write(wakefd_, &one, sizeof one);
 }
 
-#if !defined(WEFT_PORTABLE_EMULATION)  // that build's workers take the kqueue backend
-std::unique_ptr<reactor> make_platform_reactor() { return std::make_unique<epoll_reactor>(); }
-#endif
-
 }  // namespace weft::detail

@@ -7,6 +7,7 @@
 
 #include "common/assert.hpp"
 #include "sched/wait.hpp"
+#include "weft/runtime.hpp"
 
 namespace weft::detail {
 
@@ -99,6 +100,12 @@ std::error_code rehome(int fd, fd_entry& e, reactor* to) noexcept {
 }  // namespace
 
 // ---- backends of workers ----------------------------------------------------------
+
+namespace {
+thread_local reactor_backend thread_choice = reactor_backend::automatic;
+}
+reactor_backend thread_reactor_choice() noexcept { return thread_choice; }
+void set_thread_reactor_choice(reactor_backend b) noexcept { thread_choice = b; }
 
 reactor* acquire_reactor() { return make_platform_reactor().release(); }
 

@@ -1,5 +1,5 @@
 // The reactor backend contract. A backend is one kernel readiness object (an
-// epoll set, a kqueue; io_uring joins here next) that one worker polls at a
+// epoll set, an io_uring, a kqueue) that one worker polls at a
 // time. Only the poller (poller.hpp) and the worker's idle loop use it;
 // fibers never see it. What every backend must do:
 //
@@ -26,6 +26,10 @@
 #include <cstdint>
 #include <memory>
 #include <system_error>
+
+namespace weft {
+enum class reactor_backend : unsigned char;  // weft/runtime.hpp
+}
 
 namespace weft::detail {
 
@@ -67,9 +71,17 @@ public:
     std::atomic<std::int64_t> homed{0};
 };
 
-// The platform's backend: epoll on Linux, kqueue on the BSDs and macOS.
+// The platform's backend: on Linux io_uring where weft has it and the kernel
+// allows it, else epoll (WEFT_REACTOR=io_uring|epoll, or the thread's choice
+// below, decides; see platform_reactor.cpp); kqueue on the BSDs and macOS.
 // Throws std::system_error if the kernel object cannot be created.
 std::unique_ptr<reactor> make_platform_reactor();
+
+// The backend the calling thread asks for when it makes a reactor
+// (runtime_options::reactor, set by the runtime on its worker threads);
+// automatic: the environment's or the platform's choice. Linux only.
+reactor_backend thread_reactor_choice() noexcept;
+void set_thread_reactor_choice(reactor_backend b) noexcept;
 
 // A worker's backend. Throws std::system_error. release_reactor() destroys
 // it once every fd table entry has forgotten it.

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "common/assert.hpp"
+#include "reactor/reactor.hpp"
 #include "sched/monitor.hpp"
 #include "sched/worker.hpp"
 
@@ -22,7 +23,8 @@ runtime::runtime(runtime_options opts) : group_(new detail::worker_group()) {
     group_->start_latch = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(n) + 1);
     threads_.reserve(n);
     for (unsigned i = 0; i < n; ++i) {
-        threads_.emplace_back([this, i] {
+        threads_.emplace_back([this, i, backend = opts.reactor] {
+            detail::set_thread_reactor_choice(backend);  // for the worker's reactor, made here
             detail::worker* w = nullptr;
             try {
                 w = new detail::worker(group_, i);

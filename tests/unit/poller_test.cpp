@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 
@@ -88,16 +91,57 @@ TEST(Poller, WaitOnAnFdWeftDoesNotKnowIsBadFileDescriptor) {
     });
 }
 
-// The workers' backend is the platform's (the portable build: kqueue).
+// The workers' backend is the platform's (the portable build: kqueue). On
+// Linux: io_uring where built with it and the kernel allows it, else epoll;
+// WEFT_REACTOR=epoll picks epoll.
+#if !defined(WEFT_TEST_PORTABLE_EMULATION) && defined(__linux__)
+namespace {
+// Whether this process may make an io_uring: io_uring_setup(0, zeroed
+// params) fails with EINVAL where it may, ENOSYS or EPERM where it may not.
+bool uring_allowed() {
+#if defined(WEFT_TEST_HAVE_URING)
+    alignas(8) unsigned char params[256] = {};
+    const long fd = ::syscall(__NR_io_uring_setup, 0u, params);
+    if (fd >= 0) ::close(static_cast<int>(fd));
+    return fd >= 0 || (errno != ENOSYS && errno != EPERM);
+#else
+    return false;
+#endif
+}
+std::string linux_backend_expected() {
+    const char* env = std::getenv("WEFT_REACTOR");
+    if (env && std::string(env) == "epoll") return "epoll";
+    return uring_allowed() ? "io_uring" : "epoll";
+}
+}  // namespace
+#endif
+
 TEST(Poller, WorkersUseThePlatformBackend) {
     weft::run([] {
 #if defined(WEFT_TEST_PORTABLE_EMULATION) || !defined(__linux__)
         EXPECT_STREQ(fiber_reactor()->name(), "kqueue");
 #else
-        EXPECT_STREQ(fiber_reactor()->name(), "epoll");
+        EXPECT_EQ(fiber_reactor()->name(), linux_backend_expected());
 #endif
     });
 }
+
+#if !defined(WEFT_TEST_PORTABLE_EMULATION) && defined(__linux__)
+// runtime_options::reactor picks the backend of that runtime's workers, over
+// the environment.
+TEST(Poller, RuntimeOptionPicksTheBackend) {
+    for (weft::reactor_backend b : {weft::reactor_backend::epoll, weft::reactor_backend::io_uring}) {
+        weft::runtime_options o;
+        o.workers = 2;
+        o.reactor = b;
+        weft::runtime rt(o);
+        std::string name;
+        rt.run([&] { name = fiber_reactor()->name(); });
+        if (b == weft::reactor_backend::epoll) EXPECT_EQ(name, "epoll");
+        else EXPECT_EQ(name, uring_allowed() ? "io_uring" : "epoll");
+    }
+}
+#endif
 
 // The dump names what each parked fiber waits for, from the wait itself.
 TEST(WaitReason, DumpShowsTypedReasons) {

@@ -1,11 +1,14 @@
 // Reactor backends: one suite, run on every backend this build can host. On
-// Linux that is epoll and kqueue, the latter against the kqueue emulation in
+// Linux that is epoll, io_uring (where built with liburing) and kqueue, the latter against the kqueue emulation in
 // tests/support/kqueue_emu (see its sys/event.h for what that can and cannot
 // show); on the BSDs and macOS, the real kqueue. Each wait is bounded by a generous hang guard; no test asserts how
 // fast anything happens.
 #include "reactor/kqueue_reactor.hpp"
 #if defined(__linux__)
 #include "reactor/epoll_reactor.hpp"
+#endif
+#if defined(WEFT_TEST_HAVE_URING)
+#include "reactor/uring_reactor.hpp"
 #endif
 
 #include <gtest/gtest.h>
@@ -17,11 +20,13 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <ostream>
 #include <memory>
 #include <set>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -352,6 +357,18 @@ TEST_P(ReactorTest, AddBadFdFails) {
     (void)a;
 }
 
+// A regular file is always ready: epoll refuses it (EPERM), and io_uring,
+// which would report it ready forever, says the same at add().
+TEST_P(ReactorTest, AddRegularFileIsNotPermitted) {
+    if (std::string(GetParam().name) == "kqueue") GTEST_SKIP() << "kqueue takes regular files";
+    char path[] = "/tmp/weft-reactor-XXXXXX";
+    const int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ::unlink(path);
+    track(fd);
+    EXPECT_EQ(r_->add(io_token{fd, 1}), std::errc::operation_not_permitted);
+}
+
 TEST_P(ReactorTest, TimeoutZeroReturnsAtOnceWithNothing) {
     io_event evs[8];
     EXPECT_EQ(r_->poll(0, evs, 8), 0u);
@@ -431,11 +448,65 @@ TEST_P(ReactorTest, StaleTokenAfterFdReuse) {
     EXPECT_EQ(drain_fd(a), 1);
 }
 
+// add() from another thread while the owner sleeps in poll(-1): the poll
+// reports the fd's state (io_uring: the owner submits registrations itself,
+// so add() must wake it).
+TEST_P(ReactorTest, AddFromAnotherThreadDuringPollIsReported) {
+    arm_rescue();
+    auto [a, b] = socket_pair();
+    write_byte(b);
+    io_event evs[8];
+    const std::size_t n = poll_forever_guarded(evs, 8, [&, a = a] {
+        std::this_thread::sleep_for(20ms);  // let the poll start first (not required)
+        EXPECT_FALSE(r_->add(io_token{a, 77}));
+    });
+    seen_map m;
+    for (std::size_t i = 0; i < n; ++i) m[evs[i].token.fd].readable |= evs[i].readable;
+    if (!readable_on(a)(m)) {  // woken, the event may come with the next poll
+        const seen_map more = poll_until(readable_on(a));
+        ASSERT_TRUE(readable_on(a)(more));
+        expect_generations(more, a, 77);
+    }
+    for (std::size_t i = 0; i < n; ++i) EXPECT_NE(evs[i].token.fd, rescue_peer_);
+}
+
+// remove() then close(): the file is gone at once, so the peer sees EOF
+// without another poll (io_uring: an armed poll holds its file).
+TEST_P(ReactorTest, CloseAfterRemoveReleasesTheFile) {
+    auto [a, b] = socket_pair();
+    ASSERT_FALSE(r_->add(io_token{a, 6}));
+    ASSERT_TRUE(writable_on(a)(poll_until(writable_on(a))));  // armed by now
+    r_->remove(a);
+    close_fd(a);
+    set_nonblocking(b);
+    char c;
+    errno = 0;
+    EXPECT_EQ(::read(b, &c, 1), 0) << "errno " << errno;
+}
+
+// A hung-up fd is reported, then stays quiet: edge-triggered (io_uring: the
+// kernel ending a multishot poll must not turn into an event at every poll).
+TEST_P(ReactorTest, HangupIsReportedOnceNotAtEveryPoll) {
+    auto [a, b] = socket_pair();
+    ASSERT_FALSE(r_->add(io_token{a, 4}));
+    drain_events();
+    close_fd(b);
+    ASSERT_TRUE(readable_on(a)(poll_until(readable_on(a))));
+    drain_events();
+    io_event evs[8];
+    std::size_t later = 0;
+    for (int i = 0; i < 20; ++i) later += r_->poll(i == 0 ? 10 * ms : 0, evs, 8);
+    EXPECT_EQ(later, 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, ReactorTest,
     ::testing::Values(
 #if defined(__linux__)
         backend{"epoll", [] { return std::unique_ptr<reactor>(std::make_unique<epoll_reactor>()); }},
+#endif
+#if defined(WEFT_TEST_HAVE_URING)
+        backend{"io_uring", [] { return std::unique_ptr<reactor>(std::make_unique<uring_reactor>()); }},
 #endif
         backend{"kqueue", [] { return std::unique_ptr<reactor>(std::make_unique<kqueue_reactor>()); }}),
     [](const ::testing::TestParamInfo<backend>& info) { return std::string(info.param.name); });

@@ -1,0 +1,281 @@
+// io_uring backend (see uring_reactor.hpp).
+//
+// A multishot poll is edge-triggered (no IORING_POLL_ADD_LEVEL) and reports
+// the state at arming, like an epoll registration: one request per fd serves
+// every later wait. The kernel may end a multishot (no IORING_CQE_F_MORE on
+// its last CQE, e.g. when the CQ ring overflowed); the fd is then armed
+// again at the next poll, which reports whatever is ready by then.
+//
+// user_data: the low two bits say what a CQE is.
+//   poll:   (registration << 32) | (fd << 2) | 1
+//   ignore: 2 (POLL_REMOVE results)
+//   wake:   3 (the eventfd read)
+#include "reactor/uring_reactor.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <new>
+#include <thread>
+
+namespace weft::detail {
+
+namespace {
+constexpr std::uint64_t tag_poll = 1;
+constexpr std::uint64_t tag_ignore = 2;
+constexpr std::uint64_t tag_wake = 3;
+constexpr unsigned poll_mask = POLLIN | POLLOUT | POLLRDHUP;
+constexpr int max_fd = (1 << 30) - 1;  // fits the user_data above; the kernel's own limit is lower
+
+constexpr std::uint64_t poll_data(int fd, std::uint32_t reg) noexcept {
+    return (static_cast<std::uint64_t>(reg) << 32) | (static_cast<std::uint64_t>(fd) << 2) | tag_poll;
+}
+
+// Where the eventfd reads land. Never looked at; shared by every reactor,
+// and static so that a read completing while a ring is torn down writes to
+// memory that is still there.
+std::uint64_t wake_sink[1];
+}  // namespace
+
+uring_reactor::uring_reactor() {
+    io_uring_params p{};
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    p.cq_entries = 4096;  // multishot polls post one CQE per edge of every fd
+    int rc = io_uring_queue_init_params(256, &ring_, &p);
+    if (rc == -EINVAL) {  // a kernel before 5.19: no cooperative task running
+        p = io_uring_params{};
+        p.flags = IORING_SETUP_CQSIZE;
+        p.cq_entries = 4096;
+        rc = io_uring_queue_init_params(256, &ring_, &p);
+    }
+    if (rc < 0) throw std::system_error(-rc, std::generic_category(), "weft: io_uring_setup");
+    // Blocking (no EFD_NONBLOCK): the ring's read of it then waits for a write.
+    wakefd_ = ::eventfd(0, EFD_CLOEXEC);
+    if (wakefd_ < 0) {
+        const int err = errno;
+        io_uring_queue_exit(&ring_);
+        throw std::system_error(err, std::generic_category(), "weft: eventfd");
+    }
+}
+
+uring_reactor::~uring_reactor() {
+    io_uring_queue_exit(&ring_);
+    ::close(wakefd_);
+}
+
+uring_reactor::slot& uring_reactor::slot_of(int fd) {
+    if (static_cast<std::size_t>(fd) >= slots_.size()) {
+        std::size_t n = slots_.empty() ? 1024 : slots_.size();
+        while (n <= static_cast<std::size_t>(fd)) n *= 2;
+        slots_.resize(n);
+    }
+    return slots_[static_cast<std::size_t>(fd)];
+}
+
+void uring_reactor::mark(int fd, slot& s) noexcept {
+    if (s.dirty) return;
+    s.dirty = true;
+    dirty_.push_back(fd);  // reserved by add(): cannot throw
+}
+
+std::error_code uring_reactor::add(io_token token) noexcept {
+    const int fd = token.fd;
+    if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+    if (fd > max_fd) return std::make_error_code(std::errc::invalid_argument);
+    // What epoll_ctl would refuse, said now: the poll request itself is only
+    // submitted at the next poll(), and a file that is always ready (a
+    // regular file, a directory) would be reported ready forever.
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return std::error_code(errno, std::generic_category());
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return std::make_error_code(std::errc::operation_not_permitted);
+    bool wake_it;
+    {
+        std::lock_guard<spinlock> lock(lock_);
+        try {
+            slot& s = slot_of(fd);
+            if (!s.dirty) dirty_.reserve(dirty_.size() + 1);
+            if (++next_reg_ == 0) ++next_reg_;
+            s.want = next_reg_;
+            s.generation = token.generation;
+            mark(fd, s);
+        } catch (const std::bad_alloc&) {
+            return std::make_error_code(std::errc::not_enough_memory);
+        }
+        wake_it = in_wait_;
+    }
+    if (wake_it) wake();  // the polling thread sleeps: it must submit this
+    return {};
+}
+
+void uring_reactor::remove(int fd) noexcept {
+    if (fd < 0) return;
+    std::lock_guard<spinlock> lock(lock_);  // wake() under it: a write to an eventfd
+    if (static_cast<std::size_t>(fd) >= slots_.size()) return;
+    slot& s = slots_[static_cast<std::size_t>(fd)];
+    if (s.want == 0) return;
+    s.want = 0;  // from now on its events are dropped
+    if (s.armed == 0) return;
+    // An armed poll holds the file: a socket closed now would stay open (no
+    // FIN for its peer) until the request goes. The polling thread removes
+    // it at once, as epoll_ctl would: the cancel's task work runs before this
+    // io_uring_enter returns, so the caller's close() is the last reference.
+    if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+        if (io_uring_sqe* sqe = next_sqe()) {
+            io_uring_prep_poll_remove(sqe, poll_data(fd, s.armed));
+            io_uring_sqe_set_data64(sqe, tag_ignore);
+            s.armed = 0;
+            io_uring_submit(&ring_);
+            return;
+        }
+    }
+    // Another thread: the polling thread removes it at its next poll, woken
+    // if it sleeps (its events are dropped meanwhile).
+    if (!s.dirty) {
+        try {
+            dirty_.push_back(fd);
+            s.dirty = true;
+        } catch (const std::bad_alloc&) {
+            return;  // left armed until the fd is registered again (which replaces it) or the ring goes
+        }
+    }
+    if (in_wait_) wake();
+}
+
+io_uring_sqe* uring_reactor::next_sqe() noexcept {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sqe) {
+        io_uring_submit(&ring_);  // SQ full: hand these to the kernel first
+        sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+}
+
+void uring_reactor::submit_changes() noexcept {
+    for (std::size_t i = 0; i < dirty_.size(); ++i) {
+        const int fd = dirty_[i];
+        slot& s = slots_[static_cast<std::size_t>(fd)];
+        if (s.armed != 0 && s.armed != s.want) {
+            io_uring_sqe* sqe = next_sqe();
+            if (!sqe) {  // cannot happen after a submit; try again next time
+                std::copy(dirty_.begin() + static_cast<std::ptrdiff_t>(i), dirty_.end(), dirty_.begin());
+                dirty_.resize(dirty_.size() - i);
+                return;
+            }
+            io_uring_prep_poll_remove(sqe, poll_data(fd, s.armed));
+            io_uring_sqe_set_data64(sqe, tag_ignore);
+            s.armed = 0;
+        }
+        if (s.want != 0 && s.armed != s.want) {
+            io_uring_sqe* sqe = next_sqe();
+            if (!sqe) {
+                std::copy(dirty_.begin() + static_cast<std::ptrdiff_t>(i), dirty_.end(), dirty_.begin());
+                dirty_.resize(dirty_.size() - i);
+                return;
+            }
+            io_uring_prep_poll_multishot(sqe, fd, poll_mask);
+            io_uring_sqe_set_data64(sqe, poll_data(fd, s.want));
+            s.armed = s.want;
+        }
+        s.dirty = false;
+    }
+    dirty_.clear();
+}
+
+std::size_t uring_reactor::poll(std::int64_t timeout_ns, io_event* out, std::size_t max) noexcept {
+    if (owner_.load(std::memory_order_relaxed) != std::this_thread::get_id())
+        owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    for (;;) {
+        {
+            std::lock_guard<spinlock> lock(lock_);
+            submit_changes();
+            if (!wake_armed_) {
+                if (io_uring_sqe* sqe = next_sqe()) {
+                    io_uring_prep_read(sqe, wakefd_, wake_sink, sizeof wake_sink, 0);
+                    io_uring_sqe_set_data64(sqe, tag_wake);
+                    wake_armed_ = true;
+                }
+            }
+            in_wait_ = timeout_ns != 0;
+        }
+        // One io_uring_enter: what was queued, and the wait.
+        if (io_uring_cq_ready(&ring_) > 0 || timeout_ns == 0) {
+            io_uring_submit_and_get_events(&ring_);
+        } else if (timeout_ns < 0) {
+            io_uring_submit_and_wait(&ring_, 1);
+        } else {
+            __kernel_timespec ts{timeout_ns / 1'000'000'000, timeout_ns % 1'000'000'000};
+            io_uring_cqe* cqe = nullptr;
+            io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+        }
+        {
+            std::lock_guard<spinlock> lock(lock_);
+            in_wait_ = false;
+        }
+
+        std::size_t k = 0;
+        bool woke = false;
+        unsigned seen = 0;
+        {
+            std::lock_guard<spinlock> lock(lock_);
+            unsigned head;
+            io_uring_cqe* cqe;
+            io_uring_for_each_cqe(&ring_, head, cqe) {
+                const std::uint64_t data = cqe->user_data;
+                const std::uint64_t tag = data & 3;
+                if (tag == tag_wake) {
+                    wake_armed_ = false;
+                    woke = true;
+                } else if (tag == tag_poll) {
+                    const int fd = static_cast<int>((data & 0xffffffffu) >> 2);
+                    const auto reg = static_cast<std::uint32_t>(data >> 32);
+                    slot* s = static_cast<std::size_t>(fd) < slots_.size() ? &slots_[static_cast<std::size_t>(fd)]
+                                                                           : nullptr;
+                    if (s && s->want == reg) {
+                        if (k == max) break;  // left in the ring for the next poll
+                        const int res = cqe->res;
+                        if (res >= 0) {
+                            const auto e = static_cast<unsigned>(res);
+                            out[k++] = io_event{io_token{fd, s->generation}, (e & (POLLIN | POLLRDHUP)) != 0,
+                                                (e & POLLOUT) != 0, (e & (POLLERR | POLLHUP)) != 0};
+                        } else if (res != -ECANCELED && res != -ENOENT) {
+                            // The request failed (the fd was closed before it
+                            // was submitted, say): its waiters retry and see why.
+                            out[k++] = io_event{io_token{fd, s->generation}, true, true, true};
+                        }
+                        if (!(cqe->flags & IORING_CQE_F_MORE) && s->armed == reg) {
+                            // The kernel ended the request: arm it again (a
+                            // failed one too if the fd came back; the next
+                            // failure ends that).
+                            s->armed = 0;
+                            if (res >= 0) {
+                                try {
+                                    if (!s->dirty) dirty_.reserve(dirty_.size() + 1);
+                                    mark(fd, *s);
+                                } catch (const std::bad_alloc&) {
+                                }
+                            }
+                        }
+                    } else if (s && !(cqe->flags & IORING_CQE_F_MORE) && s->armed == reg) {
+                        s->armed = 0;  // a request replaced since ended by itself: nothing to remove
+                    }
+                }
+                ++seen;
+            }
+        }
+        io_uring_cq_advance(&ring_, seen);
+        // Only dropped CQEs: a wait without end waits again; one with a
+        // timeout returns early (its caller recomputes the timeout anyway).
+        if (k > 0 || woke || timeout_ns >= 0 || seen == 0) return k;  // seen == 0: a signal
+    }
+}
+
+void uring_reactor::wake() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto r = ::write(wakefd_, &one, sizeof one);
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,63 @@
+// io_uring backend (liburing): one multishot IORING_OP_POLL_ADD per fd for
+// readiness, an eventfd read kept pending in the ring for wake().
+//
+// add() and remove() may come from any thread, but only the thread that
+// polls submits: they record what each fd should be registered as, under a
+// small lock, and the next poll() turns every change since the last one into
+// SQEs (a POLL_REMOVE of the old request, a POLL_ADD of the new) and submits
+// them together with its wait, in one io_uring_enter. (A remove() on the
+// polling thread submits at once: an armed poll keeps its file open.) Events are checked
+// against that record when they are collected, so an event of a request
+// removed (or replaced) since is dropped even if the kernel posted it first.
+#pragma once
+
+#include <liburing.h>
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "reactor/reactor.hpp"
+#include "weft/detail/wait_queue.hpp"
+
+namespace weft::detail {
+
+class uring_reactor final : public reactor {
+public:
+    uring_reactor();  // throws std::system_error (io_uring_setup's errno: ENOSYS, EPERM, ...)
+    ~uring_reactor() override;
+    const char* name() const noexcept override { return "io_uring"; }
+    std::error_code add(io_token token) noexcept override;
+    void remove(int fd) noexcept override;
+    std::size_t poll(std::int64_t timeout_ns, io_event* out, std::size_t max) noexcept override;
+    void wake() noexcept override;
+
+private:
+    // What one fd number is registered as. `want`: the current registration
+    // (a reactor-wide serial, 0: none), as add/remove left it; `armed`: the
+    // request in the kernel (0: none), as the polling thread last submitted it.
+    struct slot {
+        std::uint32_t want = 0;
+        std::uint32_t armed = 0;
+        std::uint32_t generation = 0;  // the token's, reported with each event
+        bool dirty = false;            // listed in dirty_
+    };
+    slot& slot_of(int fd);                 // under lock_; grows slots_ (may throw bad_alloc)
+    void mark(int fd, slot& s) noexcept;   // under lock_
+    io_uring_sqe* next_sqe() noexcept;     // under lock_, polling thread
+    void submit_changes() noexcept;        // under lock_, polling thread
+
+    io_uring ring_{};
+    int wakefd_ = -1;
+    bool wake_armed_ = false;  // an eventfd read is pending in the ring (polling thread only)
+    std::atomic<std::thread::id> owner_{};  // the thread that polls (the last one that did)
+
+    spinlock lock_;  // guards everything below
+    std::vector<slot> slots_;
+    std::vector<int> dirty_;     // fds whose want differs from what was submitted
+    std::uint32_t next_reg_ = 0;
+    bool in_wait_ = false;       // the polling thread sleeps in the kernel: changes must wake it
+};
+
+}  // namespace weft::detail
