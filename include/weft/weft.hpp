@@ -4,6 +4,7 @@
 #include "weft/debug.hpp"
 #include "weft/fiber.hpp"
 #include "weft/fiber_local.hpp"
+#include "weft/fs.hpp"
 #include "weft/generator.hpp"
 #include "weft/net.hpp"
 #include "weft/offload.hpp"
