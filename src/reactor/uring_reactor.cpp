@@ -7,10 +7,14 @@
 // again at the next poll, which reports whatever is ready by then.
 //
 // user_data: the low two bits say what a CQE is.
+//   file:   a ring_op* (a parked fiber's file call; aligned, so the bits are 0)
 //   poll:   (registration << 32) | (fd << 2) | 1
 //   ignore: 2 (POLL_REMOVE results)
 //   wake:   3 (the eventfd read)
 #include "reactor/uring_reactor.hpp"
+
+#include "fs/file_io.hpp"
+#include "sched/wait.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -39,6 +44,15 @@ constexpr std::uint64_t poll_data(int fd, std::uint32_t reg) noexcept {
 // and static so that a read completing while a ring is torn down writes to
 // memory that is still there.
 std::uint64_t wake_sink[1];
+
+// A file call in the ring. How its completion finds its fiber: the CQE's
+// user_data is this block, on the parked fiber's stack; the poll that
+// collects it stores res and ends the fiber's wait through the waiter,
+// claim() and deliver(), like any other notifier of the wait primitive.
+struct alignas(8) ring_op {
+    waiter* w;
+    int res;
+};
 }  // namespace
 
 uring_reactor::uring_reactor() {
@@ -219,6 +233,9 @@ std::size_t uring_reactor::poll(std::int64_t timeout_ns, io_event* out, std::siz
         std::size_t k = 0;
         bool woke = false;
         unsigned seen = 0;
+        constexpr std::size_t max_done = 64;
+        wake_target done[max_done];
+        std::size_t ndone = 0;
         {
             std::lock_guard<spinlock> lock(lock_);
             unsigned head;
@@ -226,7 +243,12 @@ std::size_t uring_reactor::poll(std::int64_t timeout_ns, io_event* out, std::siz
             io_uring_for_each_cqe(&ring_, head, cqe) {
                 const std::uint64_t data = cqe->user_data;
                 const std::uint64_t tag = data & 3;
-                if (tag == tag_wake) {
+                if (tag == 0) {
+                    if (ndone == max_done) break;  // the rest next time
+                    auto* op = reinterpret_cast<ring_op*>(static_cast<std::uintptr_t>(data));
+                    op->res = cqe->res;
+                    if (claim(*op->w, done[ndone])) ++ndone;  // no deadline, no cancel: always claimed
+                } else if (tag == tag_wake) {
                     wake_armed_ = false;
                     woke = true;
                 } else if (tag == tag_poll) {
@@ -247,9 +269,8 @@ std::size_t uring_reactor::poll(std::int64_t timeout_ns, io_event* out, std::siz
                             out[k++] = io_event{io_token{fd, s->generation}, true, true, true};
                         }
                         if (!(cqe->flags & IORING_CQE_F_MORE) && s->armed == reg) {
-                            // The kernel ended the request: arm it again (a
-                            // failed one too if the fd came back; the next
-                            // failure ends that).
+                            // The kernel ended the request: arm it again,
+                            // unless it failed (its waiters were told above).
                             s->armed = 0;
                             if (res >= 0) {
                                 try {
@@ -267,9 +288,85 @@ std::size_t uring_reactor::poll(std::int64_t timeout_ns, io_event* out, std::siz
             }
         }
         io_uring_cq_advance(&ring_, seen);
+        if (ndone > 0) {
+            waiters.fetch_sub(static_cast<std::int64_t>(ndone), std::memory_order_relaxed);
+            for (std::size_t i = 0; i < ndone; ++i) deliver(done[i]);
+            if (k == 0) return 0;  // a woken fiber is work: go and run it
+        }
         // Only dropped CQEs: a wait without end waits again; one with a
         // timeout returns early (its caller recomputes the timeout anyway).
         if (k > 0 || woke || timeout_ns >= 0 || seen == 0) return k;  // seen == 0: a signal
+    }
+}
+
+int uring_reactor::file_op(file_opcode op, int fd, void* data, unsigned size, std::uint64_t offset) {
+    waiter w;
+    std::int64_t d = no_deadline;
+    prepare_wait(w, d, /*cancelable=*/false, /*honour_scope=*/false);  // not cancelable: the kernel has our buffer
+    ring_op o{&w, 0};
+    {
+        std::lock_guard<spinlock> lock(lock_);
+        io_uring_sqe* sqe = next_sqe();
+        if (!sqe) return no_sqe;  // the ring takes nothing now: the caller offloads it
+        switch (op) {
+            case file_opcode::read: io_uring_prep_read(sqe, fd, data, size, offset); break;
+            case file_opcode::write: io_uring_prep_write(sqe, fd, data, size, offset); break;
+            case file_opcode::fsync: io_uring_prep_fsync(sqe, fd, 0); break;
+        }
+        io_uring_sqe_set_data(sqe, &o);
+        // Only this worker's poll, after this fiber parks, can end the wait.
+        arm(w, wait_reason::offload);
+    }
+    waiters.fetch_add(1, std::memory_order_relaxed);  // the worker polls while this is out
+    block(w, no_deadline, /*cancelable=*/false);
+    return o.res;
+}
+
+// weft::fs's calls on a fiber of an io_uring worker (see fs/file_io.hpp).
+bool ring_file_call(file_call_args& a) {
+    if (!current_fiber_worker()) return false;
+    reactor* r = fiber_reactor();
+    if (std::strcmp(r->name(), "io_uring") != 0) return false;
+    auto* ur = static_cast<uring_reactor*>(r);
+    constexpr std::size_t max_op = 1u << 30;  // an SQE's length is 32 bits
+    char* p = static_cast<char*>(a.data);
+    for (;;) {
+        const std::size_t left = a.size - a.done;
+        const auto n = static_cast<unsigned>(left < max_op ? left : max_op);
+        const bool at_pos = a.op == file_op::read || a.op == file_op::write_all;
+        const std::uint64_t off = at_pos ? static_cast<std::uint64_t>(-1) : a.offset + a.done;
+        int res;
+        switch (a.op) {
+            case file_op::read:
+            case file_op::pread: res = ur->file_op(uring_reactor::file_opcode::read, a.fd, p + a.done, n, off); break;
+            case file_op::write_all:
+            case file_op::pwrite_all:
+                res = ur->file_op(uring_reactor::file_opcode::write, a.fd, p + a.done, n, off);
+                break;
+            default: res = ur->file_op(uring_reactor::file_opcode::fsync, a.fd, nullptr, 0, 0); break;
+        }
+        if (res == -EINTR) continue;
+        if ((res == uring_reactor::no_sqe || res == -EINVAL || res == -EOPNOTSUPP) && a.done == 0) {
+            // What the ring cannot do with this file (a directory has no
+            // read_iter, say): the plain syscall says what it is.
+            return false;
+        }
+        if (res == uring_reactor::no_sqe) res = -EAGAIN;
+        if (res < 0) {
+            a.err = -res;
+            return true;
+        }
+        if (a.op == file_op::fsync) return true;
+        if (a.op == file_op::read || a.op == file_op::pread) {
+            a.done += static_cast<std::size_t>(res);
+            return true;
+        }
+        a.done += static_cast<std::size_t>(res);
+        if (a.done >= a.size) return true;
+        if (res == 0) {
+            a.err = EIO;
+            return true;
+        }
     }
 }
 

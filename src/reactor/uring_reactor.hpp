@@ -33,6 +33,15 @@ public:
     std::size_t poll(std::int64_t timeout_ns, io_event* out, std::size_t max) noexcept override;
     void wake() noexcept override;
 
+    // One file call of the calling fiber (which runs on the worker that
+    // polls this ring) as an SQE: IORING_OP_READ / WRITE (offset -1: at the
+    // file position) or FSYNC. Parks the fiber until the worker's poll
+    // collects the CQE; returns its res (bytes, or -errno). The SQE goes out
+    // with the worker's next poll, batched with everything else it submits.
+    enum class file_opcode : std::uint8_t { read, write, fsync };
+    static constexpr int no_sqe = -(1 << 30);  // file_op: no room in the ring, nothing done
+    int file_op(file_opcode op, int fd, void* data, unsigned size, std::uint64_t offset);
+
 private:
     // What one fd number is registered as. `want`: the current registration
     // (a reactor-wide serial, 0: none), as add/remove left it; `armed`: the

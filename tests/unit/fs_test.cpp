@@ -122,6 +122,28 @@ TEST(File, ManyFibersOnARuntime) {
     EXPECT_EQ(ok.load(), 16);
 }
 
+// A file over a pipe: a read waits for the writer without holding the
+// worker (in the ring on io_uring, on an offload thread otherwise).
+TEST(File, PipeReadWaitsForTheWriter) {
+    int p[2];
+    ASSERT_EQ(::pipe(p), 0);
+    weft::run([&] {
+        file rd(p[0]), wr(p[1]);
+        std::string got;
+        auto reader = weft::spawn([&] {
+            char buf[64];
+            while (std::size_t n = rd.read(buf, sizeof buf)) got.append(buf, n);
+        });
+        for (int i = 0; i < 3; ++i) {
+            weft::this_fiber::sleep_for(std::chrono::milliseconds(5));
+            wr.write_all("abc", 3);
+        }
+        wr.close();
+        reader.join();
+        EXPECT_EQ(got, "abcabcabc");
+    });
+}
+
 // ---- bad input ---------------------------------------------------------------
 
 TEST(FileErrors, OpenMissingIsENOENT) {
