@@ -20,7 +20,18 @@ std::string response(int status, const char* reason, const std::string& body, bo
 }
 }  // namespace
 
-http_session::http_session(std::string root) : root_(std::move(root)) {
+http_session::http_session(std::string root, read_file_fn read_file)
+    : root_(std::move(root)), read_file_(std::move(read_file)) {
+    if (!read_file_) {
+        read_file_ = [](const std::string& path, std::string& body) {
+            std::ifstream f(path, std::ios::binary);
+            if (!f) return false;
+            std::ostringstream os;
+            os << f.rdbuf();
+            body = os.str();
+            return true;
+        };
+    }
     http_parser_settings_init(&settings_);
     settings_.on_url = on_url;
     settings_.on_message_complete = on_message_complete;
@@ -49,11 +60,9 @@ std::string http_session::route(bool keep_alive) const {
         if (name.empty() || name.find("..") != std::string::npos || name.find('/') != std::string::npos ||
             name.front() == '.')
             return response(404, "Not Found", "not found\n", keep_alive);
-        std::ifstream f(root_ + "/" + name, std::ios::binary);
-        if (!f) return response(404, "Not Found", "not found\n", keep_alive);
-        std::ostringstream body;
-        body << f.rdbuf();
-        return response(200, "OK", body.str(), keep_alive, "application/octet-stream");
+        std::string body;
+        if (!read_file_(root_ + "/" + name, body)) return response(404, "Not Found", "not found\n", keep_alive);
+        return response(200, "OK", body, keep_alive, "application/octet-stream");
     }
     return response(404, "Not Found", "not found\n", keep_alive);
 }

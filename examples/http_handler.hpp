@@ -16,8 +16,14 @@ namespace http_example {
 // to itself, so it stays where it was made (no copy, no move).
 class http_session {
 public:
+    // Reads a whole file into body; false if it cannot (missing, not a
+    // regular file, an I/O error): a 404. The server reads with weft::fs, so
+    // a slow disk parks only the connection's fiber; without one (the
+    // fuzzer), std::ifstream on the calling thread.
+    using read_file_fn = std::function<bool(const std::string& path, std::string& body)>;
+
     // root: the directory served under /static/ (empty: no static files).
-    explicit http_session(std::string root);
+    explicit http_session(std::string root, read_file_fn read_file = {});
     http_session(const http_session&) = delete;
     http_session& operator=(const http_session&) = delete;
 
@@ -36,6 +42,7 @@ private:
     http_parser_settings settings_;
     http_parser parser_;
     std::string root_;
+    read_file_fn read_file_;
     std::string url_;
     bool complete_ = false;
 };

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts examples/http_server on a free loopback port and checks its answers:
-# keep-alive hello, a static file, 404s (including a traversal attempt), and
+# keep-alive hello, static files, 404s (a traversal attempt, a directory, a
+# FIFO), and
 # 400 for a malformed request; then that SIGTERM stops it cleanly; all of it
 # with one worker and again with --workers 2. Usage: http-check.sh HTTP_SERVER
 set -euo pipefail
@@ -15,6 +16,9 @@ pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 mkdir "$dir/root"
 printf 'static file body\n' > "$dir/root/file.txt"
+mkdir "$dir/root/sub"             # not a regular file: 404
+mkfifo "$dir/root/fifo"           # nor this, and opening it must not wait for a writer
+head -c 300000 /dev/zero | tr '\0' 'z' > "$dir/root/big.txt"
 "$server" 127.0.0.1:0 --root "$dir/root" --port-file "$dir/port" --workers "$workers" &
 pid=$!
 for _ in $(seq 1 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
@@ -38,6 +42,9 @@ send 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: 
 n=$(exec 3<>"/dev/tcp/127.0.0.1/$port"; printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3; timeout 2 cat <&3 | grep -c '^hello' || true)
 [ "$n" = 2 ] || { echo "http-check: FAILED: expected 2 hello bodies on one connection, got $n"; fail=1; }
 send 'GET /static/file.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 200 OK' 'static file body'
+send 'GET /static/sub HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
+send 'GET /static/fifo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
+send 'GET /static/big.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 200 OK' 'Content-Length: 300000'
 send 'GET /static/../port HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
 send 'GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
 send 'THIS IS NOT HTTP\r\n\r\n' 'HTTP/1.1 400 Bad Request'
