@@ -17,6 +17,7 @@
 #include "sched/wait.hpp"
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,11 +75,19 @@ uring_reactor::uring_reactor() {
         io_uring_queue_exit(&ring_);
         throw std::system_error(err, std::generic_category(), "weft: eventfd");
     }
+    probe_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (probe_fd_ < 0) {
+        const int err = errno;
+        ::close(wakefd_);
+        io_uring_queue_exit(&ring_);
+        throw std::system_error(err, std::generic_category(), "weft: epoll_create1");
+    }
 }
 
 uring_reactor::~uring_reactor() {
     io_uring_queue_exit(&ring_);
     ::close(wakefd_);
+    ::close(probe_fd_);
 }
 
 uring_reactor::slot& uring_reactor::slot_of(int fd) {
@@ -101,11 +110,22 @@ std::error_code uring_reactor::add(io_token token) noexcept {
     if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
     if (fd > max_fd) return std::make_error_code(std::errc::invalid_argument);
     // What epoll_ctl would refuse, said now: the poll request itself is only
-    // submitted at the next poll(), and a file that is always ready (a
-    // regular file, a directory) would be reported ready forever.
+    // submitted at the next poll(), and a file that cannot be polled (a
+    // regular file, a directory, /dev/null) is "ready" at once and ends
+    // every multishot poll on it, so it would be reported ready forever.
+    // Sockets and pipes always can be; anything else asks a private epoll
+    // set (a character device, an eventfd: rare, and two syscalls more).
     struct stat st;
     if (::fstat(fd, &st) != 0) return std::error_code(errno, std::generic_category());
-    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return std::make_error_code(std::errc::operation_not_permitted);
+    if (!S_ISSOCK(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        epoll_event ev{};
+        ev.events = EPOLLET;
+        if (::epoll_ctl(probe_fd_, EPOLL_CTL_ADD, fd, &ev) == 0) {
+            ::epoll_ctl(probe_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        } else if (errno != EEXIST) {  // EEXIST: another thread probes it right now
+            return std::error_code(errno, std::generic_category());
+        }
+    }
     bool wake_it;
     {
         std::lock_guard<spinlock> lock(lock_);
@@ -115,6 +135,7 @@ std::error_code uring_reactor::add(io_token token) noexcept {
             if (++next_reg_ == 0) ++next_reg_;
             s.want = next_reg_;
             s.generation = token.generation;
+            s.short_lived = 0;
             mark(fd, s);
         } catch (const std::bad_alloc&) {
             return std::make_error_code(std::errc::not_enough_memory);
@@ -268,11 +289,16 @@ std::size_t uring_reactor::poll(std::int64_t timeout_ns, io_event* out, std::siz
                             // was submitted, say): its waiters retry and see why.
                             out[k++] = io_event{io_token{fd, s->generation}, true, true, true};
                         }
-                        if (!(cqe->flags & IORING_CQE_F_MORE) && s->armed == reg) {
-                            // The kernel ended the request: arm it again,
-                            // unless it failed (its waiters were told above).
+                        if (cqe->flags & IORING_CQE_F_MORE) {
+                            s->short_lived = 0;
+                        } else if (s->armed == reg) {
+                            // The kernel ended the request (a CQ overflow,
+                            // say): arm it again, unless it failed (its
+                            // waiters were told above) or it keeps ending at
+                            // once (a file that cannot hold a poll: arming it
+                            // again would report it ready at every poll).
                             s->armed = 0;
-                            if (res >= 0) {
+                            if (res >= 0 && s->short_lived++ < 2) {
                                 try {
                                     if (!s->dirty) dirty_.reserve(dirty_.size() + 1);
                                     mark(fd, *s);

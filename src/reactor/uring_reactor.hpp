@@ -51,6 +51,9 @@ private:
         std::uint32_t armed = 0;
         std::uint32_t generation = 0;  // the token's, reported with each event
         bool dirty = false;            // listed in dirty_
+        // Requests for this registration the kernel ended at their first CQE,
+        // in a row (none stayed armed past a CQE: no IORING_CQE_F_MORE).
+        std::uint8_t short_lived = 0;
     };
     slot& slot_of(int fd);                 // under lock_; grows slots_ (may throw bad_alloc)
     void mark(int fd, slot& s) noexcept;   // under lock_
@@ -59,6 +62,7 @@ private:
 
     io_uring ring_{};
     int wakefd_ = -1;
+    int probe_fd_ = -1;        // an epoll set add() asks whether an fd can be polled at all
     bool wake_armed_ = false;  // an eventfd read is pending in the ring (polling thread only)
     std::atomic<std::thread::id> owner_{};  // the thread that polls (the last one that did)
 

@@ -14,6 +14,9 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#if defined(__linux__)
+#include <sys/eventfd.h>
+#endif
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -368,6 +371,33 @@ TEST_P(ReactorTest, AddRegularFileIsNotPermitted) {
     track(fd);
     EXPECT_EQ(r_->add(io_token{fd, 1}), std::errc::operation_not_permitted);
 }
+
+// /dev/null cannot be polled (it is always "ready"): refused like a regular
+// file, not reported ready at every poll.
+TEST_P(ReactorTest, AddDevNullIsNotPermitted) {
+    if (std::string(GetParam().name) == "kqueue") GTEST_SKIP() << "the kqueue emulation takes it";
+    const int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    track(fd);
+    EXPECT_EQ(r_->add(io_token{fd, 1}), std::errc::operation_not_permitted);
+}
+
+#if defined(__linux__)
+// An eventfd can be polled (the hooks register such fds): taken, and its edge reported.
+TEST_P(ReactorTest, EventfdIsTakenAndReported) {
+    if (std::string(GetParam().name) == "kqueue") GTEST_SKIP() << "Linux only";
+    const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ASSERT_GE(fd, 0);
+    track(fd);
+    ASSERT_FALSE(r_->add(io_token{fd, 8}));
+    drain_events();
+    const std::uint64_t one = 1;
+    ASSERT_EQ(::write(fd, &one, sizeof one), 8);
+    const seen_map m = poll_until(readable_on(fd));
+    ASSERT_TRUE(readable_on(fd)(m));
+    expect_generations(m, fd, 8);
+}
+#endif
 
 TEST_P(ReactorTest, TimeoutZeroReturnsAtOnceWithNothing) {
     io_event evs[8];
