@@ -3,10 +3,18 @@
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
+#if defined(__linux__)
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#endif
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -140,6 +148,58 @@ TEST(Poller, RuntimeOptionPicksTheBackend) {
         if (b == weft::reactor_backend::epoll) EXPECT_EQ(name, "epoll");
         else EXPECT_EQ(name, uring_allowed() ? "io_uring" : "epoll");
     }
+}
+#endif
+
+#if !defined(WEFT_TEST_PORTABLE_EMULATION) && defined(__linux__) && defined(WEFT_TEST_HAVE_URING)
+// io_uring asked for where a seccomp filter refuses it (EPERM, as Docker's
+// default profile does): one line on stderr, then epoll, for every worker.
+TEST(Poller, UringRefusedFallsBackToEpollWithOneLine) {
+    int err_pipe[2];
+    ASSERT_EQ(::pipe(err_pipe), 0);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ::dup2(err_pipe[1], 2);
+        sock_filter code[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+            ::_exit(3);
+        weft::runtime_options o;
+        o.workers = 3;
+        o.reactor = weft::reactor_backend::io_uring;
+        int epoll_workers = 0;
+        {
+            weft::runtime rt(o);
+            rt.run([&] {
+                weft::task_group g;
+                std::atomic<int> n{0};
+                for (int w = 0; w < 3; ++w)
+                    g.spawn([&] { n += std::string(fiber_reactor()->name()) == "epoll"; }, {.worker = w});
+                g.wait();
+                epoll_workers = n.load();
+            });
+        }
+        ::_exit(epoll_workers == 3 ? 0 : 4);
+    }
+    ::close(err_pipe[1]);
+    std::string err;
+    char buf[256];
+    for (ssize_t n; (n = ::read(err_pipe[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<std::size_t>(n));
+    ::close(err_pipe[0]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status)) << err;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "3: no seccomp here, 4: a worker did not take epoll; stderr: " << err;
+    std::size_t lines = 0;
+    for (char c : err) lines += c == '\n';
+    EXPECT_EQ(lines, 1u) << err;
+    EXPECT_NE(err.find("io_uring unavailable"), std::string::npos) << err;
 }
 #endif
 
