@@ -351,7 +351,12 @@ int uring_reactor::file_op(file_opcode op, int fd, void* data, unsigned size, st
 // weft::fs's calls on a fiber of an io_uring worker (see fs/file_io.hpp).
 bool ring_file_call(file_call_args& a) {
     if (!current_fiber_worker()) return false;
-    reactor* r = fiber_reactor();
+    reactor* r;
+    try {
+        r = fiber_reactor();
+    } catch (const std::system_error&) {
+        return false;  // no reactor: the offload pool copes (or runs it here)
+    }
     if (std::strcmp(r->name(), "io_uring") != 0) return false;
     auto* ur = static_cast<uring_reactor*>(r);
     constexpr std::size_t max_op = 1u << 30;  // an SQE's length is 32 bits
