@@ -3,10 +3,10 @@
 //
 // The choice, first that applies: runtime_options::reactor (for that
 // runtime's workers), the environment (WEFT_REACTOR=io_uring|epoll), else
-// io_uring if it works. The first ring that cannot be made (io_uring_disabled,
-// ENOSYS, EPERM under seccomp) makes every later worker take epoll at once;
-// that fallback is silent unless io_uring was asked for by name, which prints
-// one line to stderr.
+// io_uring if it works (and not under Valgrind). The first ring that cannot
+// be made (io_uring_disabled, ENOSYS, EPERM under seccomp) makes every later
+// worker take epoll at once; that fallback is silent unless io_uring was
+// asked for by name, which prints one line to stderr.
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +18,13 @@
 #include "reactor/uring_reactor.hpp"
 #endif
 #include "weft/runtime.hpp"
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define WEFT_ON_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#else
+#define WEFT_ON_VALGRIND() false
+#endif
 
 namespace weft::detail {
 
@@ -43,6 +50,11 @@ std::once_flag uring_said;
 std::unique_ptr<reactor> make_platform_reactor() {
     reactor_backend want = thread_reactor_choice();
     if (want == reactor_backend::automatic) want = env_choice();
+    // Valgrind (3.19) holds its lock across a blocking io_uring_enter, so
+    // every other thread stops while a worker waits in the ring, and it does
+    // not see what the kernel writes into buffers through the ring: left to
+    // choose, take epoll there.
+    if (want == reactor_backend::automatic && WEFT_ON_VALGRIND()) want = reactor_backend::epoll;
 #if defined(WEFT_HAVE_URING)
     if (want != reactor_backend::epoll && !uring_unavailable.load(std::memory_order_acquire)) {
         try {
