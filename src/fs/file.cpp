@@ -34,14 +34,21 @@ std::error_code check(int fd, std::size_t size, std::uint64_t offset) noexcept {
 }
 
 // Runs a job of plain syscalls on the offload pool (here, outside a fiber).
+// The error: why the pool could not take it (it could not start its threads).
 template <class Fn>
-void offloaded(Fn&& fn) {
-    detail::offload_run([](void* p) noexcept { (*static_cast<Fn*>(p))(); }, &fn);
+[[nodiscard]] std::error_code offloaded(Fn&& fn) {
+    try {
+        detail::offload_run([](void* p) noexcept { (*static_cast<Fn*>(p))(); }, &fn);
+    } catch (const std::system_error& e) {
+        return e.code();
+    }
+    return {};
 }
 
 void close_now(int fd, std::error_code& ec) {
     int rc = 0;
-    offloaded([&]() noexcept { rc = ::close(fd) == 0 ? 0 : errno; });
+    if (offloaded([&]() noexcept { rc = ::close(fd) == 0 ? 0 : errno; }))
+        rc = ::close(fd) == 0 ? 0 : errno;  // no pool: a close seldom blocks, and the fd must go
     // EINTR: the descriptor is gone all the same on Linux.
     ec = rc == 0 || rc == EINTR ? std::error_code{} : errno_code(rc);
 }
@@ -68,12 +75,13 @@ file::~file() {
 
 file file::open(const std::string& path, int flags, mode_t mode, std::error_code& ec) {
     int fd = -1, err = 0;
-    offloaded([&]() noexcept {
-        do {
-            fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-        } while (fd < 0 && errno == EINTR);
-        err = fd < 0 ? errno : 0;
-    });
+    if ((ec = offloaded([&]() noexcept {
+             do {
+                 fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+             } while (fd < 0 && errno == EINTR);
+             err = fd < 0 ? errno : 0;
+         })))
+        return file();
     ec = err ? errno_code(err) : std::error_code{};
     return file(fd);
 }
@@ -138,7 +146,7 @@ std::uint64_t file::size(std::error_code& ec) {
     if ((ec = check(fd, 0, 0))) return 0;
     struct stat st;
     int err = 0;
-    offloaded([&]() noexcept { err = ::fstat(fd, &st) == 0 ? 0 : errno; });
+    if ((ec = offloaded([&]() noexcept { err = ::fstat(fd, &st) == 0 ? 0 : errno; }))) return 0;
     if (err) {
         ec = errno_code(err);
         return 0;
@@ -202,7 +210,12 @@ std::size_t file_call(file_op op, int fd, void* data, std::size_t size, std::uin
                       std::error_code& ec) {
     file_call_args a{op, fd, data, size, offset, 0, 0};
     if (!ring_file_call(a)) {
-        offload_run([](void* p) noexcept { file_call_sync(*static_cast<file_call_args*>(p)); }, &a);
+        try {
+            offload_run([](void* p) noexcept { file_call_sync(*static_cast<file_call_args*>(p)); }, &a);
+        } catch (const std::system_error& e) {  // the pool could not start its threads
+            ec = e.code();
+            return 0;
+        }
     }
     ec = a.err ? std::error_code(a.err, std::generic_category()) : std::error_code{};
     return a.done;
