@@ -25,11 +25,10 @@ void fiber_join(fiber* f) {
         if (w && !w->on_fiber())
             fatal("weft: misuse: join of unfinished fiber '%s' #%llu called outside a fiber", f->name,
                   static_cast<unsigned long long>(f->id));
-        waiter jw;
-        std::int64_t d = no_deadline;
+        waiter jw;  // fresh: no deadline, no cancel, so prepare_wait has nothing to check
         // The deadlock report must know whether another thread may end this wait.
         const bool remote = !w || w->group() || f->owner.load(std::memory_order_acquire) != w;
-        prepare_wait(jw, d, /*cancelable=*/false, /*honour_scope=*/false);
+        if (w && remote) w->ensure_reactor();  // a wake from another thread comes through it
         arm(jw, wait_reason::join, remote);
         std::uintptr_t expected = join_running;
         if (!f->join_state.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&jw),
