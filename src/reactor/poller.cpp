@@ -34,6 +34,14 @@ fd_entry* fd_table::get(int fd) noexcept {
 // ---- helpers, all under the entry's lock -------------------------------------
 
 namespace {
+// The counters below change on every wait. While the process has one thread
+// nobody else can look at them: a plain read and write, not a locked
+// instruction (as weft's spinlock does).
+template <class T>
+void add(std::atomic<T>& a, T d, std::memory_order order = std::memory_order_relaxed) noexcept {
+    if (process_single_threaded()) a.store(a.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+    else a.fetch_add(d, order);
+}
 // Claims waiters of one direction in batches and delivers each batch with
 // the entry unlocked (a delivery may take another worker's queue lock).
 // Called and returns with e.lock held.
@@ -47,7 +55,7 @@ void wake_list(fd_entry& e, int dir, Each each) noexcept {
             waiter* w = e.waiters[dir].pop_front();
             if (!w) break;
             --e.nwaiters;
-            e.home->waiters.fetch_sub(1, std::memory_order_relaxed);
+            add(e.home->waiters, -static_cast<std::int64_t>(1));
             if (claim(*w, t[k])) ++k;  // else it timed out or was canceled, and leaves by itself
         }
         if (k == 0) return;
@@ -67,7 +75,7 @@ void drop_registration(int fd, fd_entry& e) noexcept {
 // The entry names no backend any more; its lists are empty.
 void leave_home(fd_entry& e) noexcept {
     if (!e.home) return;
-    e.home->homed.fetch_sub(1, std::memory_order_relaxed);
+    add(e.home->homed, -static_cast<std::int64_t>(1));
     e.home = nullptr;
 }
 
@@ -85,11 +93,11 @@ std::error_code rehome(int fd, fd_entry& e, reactor* to) noexcept {
     drop_registration(fd, e);
     if (e.home != to) {
         if (e.home) {
-            e.home->waiters.fetch_sub(e.nwaiters, std::memory_order_relaxed);
-            e.home->homed.fetch_sub(1, std::memory_order_relaxed);
+            add(e.home->waiters, -static_cast<std::int64_t>(e.nwaiters));
+            add(e.home->homed, -static_cast<std::int64_t>(1));
         }
-        to->waiters.fetch_add(e.nwaiters, std::memory_order_relaxed);
-        to->homed.fetch_add(1, std::memory_order_relaxed);
+        add(to->waiters, static_cast<std::int64_t>(e.nwaiters));
+        add(to->homed, static_cast<std::int64_t>(1));
         e.home = to;
     }
     ++e.serial;
@@ -121,7 +129,7 @@ void release_reactor(reactor* r) noexcept {
             drop_registration(fd, e);
             for (int dir = 0; dir < 2; ++dir) wake_list(e, dir, [&] { return e.home == r; });
             if (e.home == r) {
-                r->waiters.fetch_sub(e.nwaiters, std::memory_order_relaxed);
+                add(r->waiters, -static_cast<std::int64_t>(e.nwaiters));
                 leave_home(e);
             }
         });
@@ -192,7 +200,7 @@ std::error_code fd_wait(int fd, bool write, std::uint32_t ticket, std::int64_t d
     w.f->wait_fd = fd;
     e->waiters[dir].push_back(&w);
     ++e->nwaiters;
-    e->home->waiters.fetch_add(1, std::memory_order_relaxed);
+    add(e->home->waiters, static_cast<std::int64_t>(1));
     e->lock.unlock();
 
     const wait_outcome out = block(w, d, /*cancelable=*/true);
@@ -200,7 +208,7 @@ std::error_code fd_wait(int fd, bool write, std::uint32_t ticket, std::int64_t d
     if (out != wait_outcome::notified && w.linked) {
         e->waiters[dir].remove(&w);
         --e->nwaiters;
-        e->home->waiters.fetch_sub(1, std::memory_order_relaxed);
+        add(e->home->waiters, -static_cast<std::int64_t>(1));
     }
     const bool closed = e->generation != generation;
     e->lock.unlock();
@@ -224,7 +232,7 @@ void fd_dispatch(const io_event* events, std::size_t n) noexcept {
         if (!current()) continue;  // stale: closed, reused or moved since
         for (int dir = 0; dir < 2; ++dir) {
             if (!(ev.error || (dir == 0 ? ev.readable : ev.writable))) continue;
-            e->ready_seq[dir].fetch_add(1, std::memory_order_release);
+            add(e->ready_seq[dir], 1u, std::memory_order_release);
             wake_list(*e, dir, current);
             if (!current()) break;
         }
