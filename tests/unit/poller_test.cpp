@@ -100,8 +100,8 @@ TEST(Poller, WaitOnAnFdWeftDoesNotKnowIsBadFileDescriptor) {
 }
 
 // The workers' backend is the platform's (the portable build: kqueue). On
-// Linux: io_uring where built with it and the kernel allows it, else epoll;
-// WEFT_REACTOR=epoll picks epoll.
+// Linux: epoll unless io_uring is asked for (WEFT_REACTOR=io_uring) and the
+// kernel allows it.
 #if !defined(WEFT_TEST_PORTABLE_EMULATION) && defined(__linux__)
 namespace {
 // Whether this process may make an io_uring: io_uring_setup(0, zeroed
@@ -118,8 +118,9 @@ bool uring_allowed() {
 }
 std::string linux_backend_expected() {
     const char* env = std::getenv("WEFT_REACTOR");
-    if (env && std::string(env) == "epoll") return "epoll";
-    return uring_allowed() ? "io_uring" : "epoll";
+    if (env && (std::string(env) == "io_uring" || std::string(env) == "uring"))
+        return uring_allowed() ? "io_uring" : "epoll";
+    return "epoll";
 }
 }  // namespace
 #endif
