@@ -1,4 +1,5 @@
 // Clocks and the futex wrapper (see futex.hpp, clock.hpp).
+#include <cstdio>
 #include <ctime>
 #include <climits>
 #include <condition_variable>
@@ -12,6 +13,7 @@
 
 #include "platform/clock.hpp"
 #include "platform/futex.hpp"
+#include "platform/process.hpp"
 
 namespace weft::detail {
 
@@ -30,6 +32,21 @@ std::int64_t coarse_now_ns() noexcept {
     return read_clock(CLOCK_MONOTONIC_COARSE);
 #else
     return read_clock(CLOCK_MONOTONIC);
+#endif
+}
+
+unsigned process_thread_count() noexcept {
+#if defined(__linux__)
+    std::FILE* f = std::fopen("/proc/self/status", "re");
+    if (!f) return 0;
+    char line[256];
+    unsigned n = 0;
+    while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "Threads: %u", &n) == 1) break;
+    std::fclose(f);
+    return n;
+#else
+    return 0;
 #endif
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/assert.hpp"
+#include "platform/process.hpp"
 #include "sched/monitor.hpp"
 #include "sched/wait.hpp"
 #include "sched/worker.hpp"
@@ -45,23 +46,6 @@ void worker_group::wait_quiet() {
     }
 }
 
-namespace {
-// Threads of this process, or 0 where that cannot be known.
-unsigned process_threads() noexcept {
-#if defined(__linux__)
-    std::FILE* f = std::fopen("/proc/self/status", "re");
-    if (!f) return 0;
-    char line[256];
-    unsigned n = 0;
-    while (std::fgets(line, sizeof line, f))
-        if (std::sscanf(line, "Threads: %u", &n) == 1) break;
-    std::fclose(f);
-    return n;
-#else
-    return 0;
-#endif
-}
-}  // namespace
 
 void worker_group::enter_deep_idle(worker* w) noexcept {
     std::lock_guard<std::mutex> lock(idle_mu);
@@ -76,7 +60,7 @@ void worker_group::enter_deep_idle(worker* w) noexcept {
     const unsigned inside = static_cast<unsigned>(workers.size()) +
                             quiet_waiting.load(std::memory_order_seq_cst) + offload_idle_threads() +
                             helper_threads();
-    const unsigned threads = process_threads();
+    const unsigned threads = process_thread_count();
     if (threads == 0 || threads > inside) return;  // some other thread may still wake a fiber
     std::ostringstream os;
     for (worker* o : workers) {

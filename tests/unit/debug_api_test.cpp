@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "platform/process.hpp"
 #include "weft/weft.hpp"
 
 using namespace std::chrono_literals;
@@ -157,19 +158,9 @@ TEST(DeadlockDeathTest, ReceiveNobodySendsOn) {
 // A runtime reports a deadlock only when no thread it does not know could
 // wake a fiber. Emulators (qemu-user) and sanitizers add threads of their
 // own: then there is nothing to test.
-unsigned threads_now() {
-    std::FILE* f = std::fopen("/proc/self/status", "re");
-    if (!f) return 0;
-    char line[256];
-    unsigned n = 0;
-    while (std::fgets(line, sizeof line, f))
-        if (std::sscanf(line, "Threads: %u", &n) == 1) break;
-    std::fclose(f);
-    return n;
-}
 #define WEFT_SKIP_UNLESS_ALONE()                                                              \
     do {                                                                                       \
-        if (threads_now() != 1) GTEST_SKIP() << "the process has threads weft does not know of"; \
+        if (weft::detail::process_thread_count() != 1) GTEST_SKIP() << "the process has threads weft does not know of"; \
     } while (0)
 
 // The same under weft::runtime: the two fibers run on two workers, and the
