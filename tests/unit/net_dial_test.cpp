@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "net/host_port.hpp"
+#include "net_test_support.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -32,27 +33,9 @@ using steady = std::chrono::steady_clock;
 
 constexpr auto io_limit = 20s;  // bounds every wait that should succeed
 
-// Whether this machine can bind a TCP socket to ::1 (checked off-fiber, raw).
-bool have_ipv6_loopback() {
-    const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-    if (fd < 0) return false;
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_addr = in6addr_loopback;
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    ::close(fd);
-    return ok;
-}
+bool have_ipv6_loopback() { return weft_net_test::have_ipv6_loopback(SOCK_STREAM); }
 
-template <class F>
-std::error_code thrown_code(F&& fn) {
-    try {
-        fn();
-    } catch (const std::system_error& e) {
-        return e.code();
-    }
-    return {};
-}
+using weft_net_test::thrown_code;
 
 std::string v4(std::uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 std::string v6(std::uint16_t port) { return "[::1]:" + std::to_string(port); }

@@ -66,6 +66,18 @@ private:
     weft::fiber_handle h_;
 };
 
+// Whether this machine can bind a socket of `type` to ::1 (checked off-fiber, raw).
+inline bool have_ipv6_loopback(int type = SOCK_STREAM) {
+    const int fd = ::socket(AF_INET6, type, 0);
+    if (fd < 0) return false;
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_addr = in6addr_loopback;
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    ::close(fd);
+    return ok;
+}
+
 template <class F>
 std::error_code thrown_code(F&& fn) {
     try {

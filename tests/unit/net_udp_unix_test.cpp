@@ -22,6 +22,7 @@
 #include <system_error>
 #include <vector>
 
+#include "net_test_support.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -36,17 +37,7 @@ using steady = std::chrono::steady_clock;
 
 constexpr auto io_limit = 20s;  // bounds every wait that should succeed
 
-// Whether this machine can bind a UDP socket to ::1 (checked off-fiber, raw).
-bool have_ipv6_loopback() {
-    const int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
-    if (fd < 0) return false;
-    sockaddr_in6 sa{};
-    sa.sin6_family = AF_INET6;
-    sa.sin6_addr = in6addr_loopback;
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-    ::close(fd);
-    return ok;
-}
+bool have_ipv6_loopback() { return weft_net_test::have_ipv6_loopback(SOCK_DGRAM); }
 
 // Datagram i: a 4-byte index, then bytes derived from it; length varies, 0 included.
 std::vector<unsigned char> datagram(std::uint32_t i) {
