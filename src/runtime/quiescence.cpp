@@ -48,7 +48,7 @@ void worker_group::wait_quiet() {
 
 
 void worker_group::enter_deep_idle(worker* w) noexcept {
-    std::lock_guard<std::mutex> lock(idle_mu);
+    std::lock_guard<os_mutex> lock(idle_mu);
     if (++deep_idle < workers.size()) return;
     if (live.load(std::memory_order_seq_cst) == 0 || stop_requested.load(std::memory_order_seq_cst)) return;
     // Every worker sleeps (or is about to) with empty queues; only a remote
@@ -71,7 +71,7 @@ void worker_group::enter_deep_idle(worker* w) noexcept {
 }
 
 void worker_group::leave_deep_idle() noexcept {
-    std::lock_guard<std::mutex> lock(idle_mu);
+    std::lock_guard<os_mutex> lock(idle_mu);
     --deep_idle;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/assert.hpp"
+#include "platform/os_lock.hpp"
 #include "reactor/poller.hpp"
 #include "sched/worker.hpp"
 
@@ -27,7 +28,7 @@ struct slot {
     std::atomic<std::uint64_t> mask{0};  // signals 1..63 this waiter wants
 };
 slot slots[max_waiters];
-std::mutex install_mu;
+detail::os_mutex install_mu;
 std::atomic<std::uint64_t> installed{0};
 
 void on_signal(int sig) {
@@ -48,7 +49,7 @@ void on_signal(int sig) {
 }
 
 void install(int sig) {
-    std::lock_guard<std::mutex> lock(install_mu);
+    std::lock_guard<detail::os_mutex> lock(install_mu);
     if (installed.load() & (std::uint64_t{1} << sig)) return;
     struct sigaction sa{};
     sa.sa_handler = on_signal;

@@ -41,7 +41,7 @@ fiber* fiber_allocate(worker_group* group, const spawn_options& opts, std::size_
     if (inside || !group) {
         f = worker::allocate(cur->stacks(), opts, fn_size, fn_align, target);
     } else {
-        std::lock_guard<std::mutex> lock(group->foreign_mu);
+        std::lock_guard<os_mutex> lock(group->foreign_mu);
         f = worker::allocate(*group->foreign_stacks, opts, fn_size, fn_align, target);
         f->foreign_stack = true;
     }
@@ -57,7 +57,7 @@ void fiber_abandon(fiber* f) noexcept {
     worker_group* g = f->owner.load(std::memory_order_relaxed)->group();
     f->~fiber();
     if (foreign) {
-        std::lock_guard<std::mutex> lock(g->foreign_mu);
+        std::lock_guard<os_mutex> lock(g->foreign_mu);
         g->foreign_stacks->release(s);
     } else {
         worker::current()->stacks().release(s);

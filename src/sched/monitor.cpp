@@ -26,11 +26,9 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -38,6 +36,7 @@
 #include <vector>
 
 #include "platform/clock.hpp"
+#include "platform/os_lock.hpp"
 #include "sched/worker.hpp"
 #include "weft/debug.hpp"
 
@@ -71,8 +70,8 @@ struct entry {
 
 // Never destroyed: the helper threads may still run at exit.
 struct registry {
-    std::mutex mu;
-    std::condition_variable changed;  // a watched entry came: the monitor's period may shrink
+    os_mutex mu;
+    os_condvar changed;  // a watched entry came: the monitor's period may shrink
     std::vector<entry> entries;
     unsigned next_number = 1;
     bool monitor_started = false;
@@ -165,7 +164,7 @@ __attribute__((no_sanitize("thread"))) void check(worker* w, unsigned index, std
 
 [[noreturn]] void monitor_loop() {
     registry& r = reg();
-    std::unique_lock<std::mutex> lock(r.mu);
+    std::unique_lock<os_mutex> lock(r.mu);
     for (;;) {
         std::int64_t shortest = 0;
         for (const entry& e : r.entries)
@@ -173,7 +172,7 @@ __attribute__((no_sanitize("thread"))) void check(worker* w, unsigned index, std
         // A few looks per period: a stall is seen within a quarter of it.
         const std::int64_t period =
             shortest == 0 ? 1'000'000'000 : std::clamp<std::int64_t>(shortest / 4, 1'000'000, 250'000'000);
-        r.changed.wait_for(lock, std::chrono::nanoseconds(period));
+        r.changed.wait_once(lock, deadline_after_ns(period));
         const std::int64_t now = steady_now_ns();
         for (entry& e : r.entries) {
             if (e.stall_ns <= 0) continue;
@@ -189,7 +188,7 @@ __attribute__((no_sanitize("thread"))) void check(worker* w, unsigned index, std
 
 void add(entry e) {
     registry& r = reg();
-    std::lock_guard<std::mutex> lock(r.mu);
+    std::lock_guard<os_mutex> lock(r.mu);
     if (e.group) e.number = r.next_number++;
     const std::size_t n = e.group ? e.group->workers.size() : 1;
     e.watches.assign(n, watch{});
@@ -215,7 +214,7 @@ void add(entry e) {
 
 void remove(worker_group* g, worker* lone) noexcept {
     registry& r = reg();
-    std::lock_guard<std::mutex> lock(r.mu);
+    std::lock_guard<os_mutex> lock(r.mu);
     std::erase_if(r.entries, [&](const entry& e) { return g ? e.group == g : e.lone == lone; });
 }
 
@@ -280,7 +279,7 @@ void unregister_lone(worker* w) noexcept { remove(nullptr, w); }
 void dump_process(std::ostream& os) {
     registry& r = reg();
     // Held throughout: a runtime that ends meanwhile waits before freeing its workers.
-    std::lock_guard<std::mutex> lock(r.mu);
+    std::lock_guard<os_mutex> lock(r.mu);
     if (r.entries.empty()) {
         os << "weft: no weft worker in this process\n";
         return;

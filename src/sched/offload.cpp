@@ -2,9 +2,7 @@
 // fibers and end their waits (sched/wait.hpp) when done. Its queue is
 // bounded: a fiber submitting to a full queue parks until a slot frees.
 #include <atomic>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <memory>
 #include <optional>
 #include <system_error>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "common/assert.hpp"
+#include "platform/os_lock.hpp"
 #include "sched/offload.hpp"
 #include "sched/wait.hpp"
 #include "sched/worker.hpp"
@@ -20,7 +19,7 @@
 namespace weft::detail {
 
 namespace {
-std::mutex config_mu;
+os_mutex config_mu;
 offload_options config;  // guarded by config_mu until the pool starts
 // Test hook: the index of the pool thread whose start fails, or -1.
 std::atomic<int> fail_thread_at{-1};
@@ -49,7 +48,7 @@ class offload_pool {
 public:
     static offload_pool& get() {
         if (offload_pool* p = the_pool.load(std::memory_order_acquire)) return *p;
-        std::lock_guard<std::mutex> lock(config_mu);
+        std::lock_guard<os_mutex> lock(config_mu);
         if (offload_pool* p = the_pool.load(std::memory_order_relaxed)) return *p;
         auto pool = std::make_unique<offload_pool>(config);  // throws std::system_error
         pool->detach_all();
@@ -60,7 +59,7 @@ public:
     // Queues j, or returns false and lists `waiting` to be woken when a slot frees.
     bool try_submit(const job& j, waiter* waiting) {
         {
-            std::lock_guard<std::mutex> lock(mu_);
+            std::lock_guard<os_mutex> lock(mu_);
             if (jobs_.size() >= capacity_) {
                 submitters_.push_back(waiting);
                 return false;
@@ -74,7 +73,7 @@ public:
     // Pool threads waiting for a job, with none queued: they cannot wake any
     // fiber until someone submits (the runtime's deadlock report counts them).
     unsigned idle_threads() {
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<os_mutex> lock(mu_);
         return jobs_.empty() ? idle_ : 0;
     }
 
@@ -92,7 +91,7 @@ public:
             // The threads made so far wait for jobs that never come: end
             // them, so nothing outlives this half-made pool.
             {
-                std::lock_guard<std::mutex> lock(mu_);
+                std::lock_guard<os_mutex> lock(mu_);
                 quit_ = true;
             }
             cv_.notify_all();
@@ -111,7 +110,7 @@ private:
             job j;
             waiter* room = nullptr;
             {
-                std::unique_lock<std::mutex> lock(mu_);
+                std::unique_lock<os_mutex> lock(mu_);
                 ++idle_;
                 cv_.wait(lock, [this] { return quit_ || !jobs_.empty(); });
                 --idle_;
@@ -129,8 +128,8 @@ private:
         }
     }
     const std::size_t capacity_;
-    std::mutex mu_;
-    std::condition_variable cv_;
+    os_mutex mu_;
+    os_condvar cv_;
     std::deque<job> jobs_;
     std::deque<waiter*> submitters_;  // fibers waiting for room in a full queue
     unsigned idle_ = 0;               // guarded by mu_
@@ -173,7 +172,7 @@ unsigned offload_idle_threads() noexcept {
 }
 
 bool configure_offload_pool(const offload_options& opts) noexcept {
-    std::lock_guard<std::mutex> lock(config_mu);
+    std::lock_guard<os_mutex> lock(config_mu);
     if (the_pool.load(std::memory_order_relaxed)) return false;
     config = opts;
     return true;

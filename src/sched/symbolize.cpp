@@ -18,6 +18,8 @@
 #include <system_error>
 #include <thread>
 #include <vector>
+
+#include "platform/os_lock.hpp"
 #endif
 
 namespace weft::detail {
@@ -83,7 +85,7 @@ private:
 
 // Taken with try_lock: a dump interrupted by SIGQUIT on the same thread, or
 // two threads dumping at once, must not wait; the one that cannot lock uses dladdr.
-std::mutex dwfl_mu;
+os_mutex dwfl_mu;
 
 // The session, made on first use and ended with the process's static objects
 // (so that leak checkers see libdw's memory freed); a dump after that, during
@@ -92,7 +94,7 @@ struct session_holder {
     dwfl_session* session = nullptr;
     bool ended = false;
     ~session_holder() {
-        std::lock_guard<std::mutex> lock(dwfl_mu);
+        std::lock_guard<os_mutex> lock(dwfl_mu);
         delete session;
         session = nullptr;
         ended = true;
@@ -105,7 +107,7 @@ dwfl_session::~dwfl_session() {
 
 // Names what it can of pcs into function/where, on the calling thread.
 void libdw_lookup_all(const std::uintptr_t* pcs, std::size_t n, std::string* function, std::string* where) {
-    std::unique_lock<std::mutex> lock(dwfl_mu, std::try_to_lock);
+    std::unique_lock<os_mutex> lock(dwfl_mu, std::try_to_lock);
     if (!lock.owns_lock() || holder.ended) return;
     if (!holder.session) holder.session = new dwfl_session;
     for (std::size_t i = 0; i < n; ++i) holder.session->lookup(pcs[i] - 1, function[i], where[i]);

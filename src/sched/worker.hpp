@@ -14,6 +14,7 @@
 
 #include "fiber/fiber.hpp"
 #include "platform/clock.hpp"
+#include "platform/os_lock.hpp"
 #include "reactor/reactor.hpp"
 #include "sched/run_queue.hpp"
 #include "sched/timer_heap.hpp"
@@ -47,13 +48,13 @@ struct worker_group {
     std::atomic<unsigned> sleeping{0};
     unsigned spin_ns = 20'000;                  // idle workers spin this long before sleeping
     // Stacks for fibers spawned from threads that are not workers.
-    std::mutex foreign_mu;
+    os_mutex foreign_mu;
     std::unique_ptr<stack_pool> foreign_stacks;
     std::unique_ptr<std::latch> start_latch;  // the runtime's threads have all made their workers
 
     // The deadlock report (see enter_deep_idle): workers asleep with nothing
     // that could wake them from inside, and threads in wait_quiet().
-    std::mutex idle_mu;
+    os_mutex idle_mu;
     unsigned deep_idle = 0;  // guarded by idle_mu
     std::atomic<unsigned> quiet_waiting{0};
 
@@ -261,7 +262,7 @@ private:
     // Wake-ups, cancels, new fibers and frees from other threads. Entries are
     // processed under the lock, so a fiber named by one cannot be freed by
     // another worker meanwhile (freeing purges every queue that may name it).
-    std::mutex remote_mu_;
+    os_mutex remote_mu_;
     struct remote_entry {
         fiber* f;
         std::uint64_t seq;

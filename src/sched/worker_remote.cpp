@@ -49,7 +49,7 @@ void worker::end_remote_wait() noexcept {
 void worker::post(remote_kind kind, fiber* f, std::uint64_t seq) noexcept {
     // All under the lock: the woken fiber can only run after drain_remote()
     // takes the entry, so this worker (and its reactor) outlives the call.
-    std::lock_guard<std::mutex> lock(remote_mu_);
+    std::lock_guard<os_mutex> lock(remote_mu_);
     remote_.push_back(remote_entry{f, seq, kind});
     // seq_cst pairs with idle_wait(): either it sees the entry before it
     // sleeps, or this sees it sleeping and wakes it.
@@ -58,7 +58,7 @@ void worker::post(remote_kind kind, fiber* f, std::uint64_t seq) noexcept {
 }
 
 void worker::post_batch(fiber* list) noexcept {
-    std::lock_guard<std::mutex> lock(remote_mu_);
+    std::lock_guard<os_mutex> lock(remote_mu_);
     for (fiber* f = list; f;) {
         fiber* next = f->next;
         remote_.push_back(remote_entry{f, 0, remote_kind::start});
@@ -78,7 +78,7 @@ void worker::start_remote(fiber* f) noexcept {
 void worker::drain_remote() noexcept {
     if (!remote_pending_.load(std::memory_order_acquire)) return;
     {
-        std::lock_guard<std::mutex> lock(remote_mu_);
+        std::lock_guard<os_mutex> lock(remote_mu_);
         remote_pending_.store(false, std::memory_order_relaxed);
         for (const remote_entry& e : remote_) {
             fiber* f = e.f;
@@ -110,7 +110,7 @@ void worker::drain_remote() noexcept {
 void worker::purge_remote(fiber* f) noexcept {
     auto purge = [f](worker* w) {
         if (!w->remote_pending_.load(std::memory_order_acquire)) return;
-        std::lock_guard<std::mutex> lock(w->remote_mu_);
+        std::lock_guard<os_mutex> lock(w->remote_mu_);
         std::erase_if(w->remote_, [f](const remote_entry& e) { return e.f == f; });
     };
     if (f->migrated && group_) {
@@ -123,7 +123,7 @@ void worker::purge_remote(fiber* f) noexcept {
 void worker::drain_after_exit() noexcept { drain_remote(); }
 
 void worker::notify() noexcept {
-    std::lock_guard<std::mutex> lock(remote_mu_);
+    std::lock_guard<os_mutex> lock(remote_mu_);
     remote_pending_.store(true, std::memory_order_seq_cst);
     if (sleeping_.load(std::memory_order_seq_cst)) reactor_->wake();
 }

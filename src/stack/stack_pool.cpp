@@ -3,6 +3,7 @@
 #include "stack/stack_pool.hpp"
 
 #include "common/assert.hpp"
+#include "platform/os_lock.hpp"
 
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -31,10 +32,10 @@ bool install_guard(void* p, std::size_t len, guard_kind k) noexcept {
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
 // A pidfd for this process, reopened after fork: a child must never advise its parent.
 int self_pidfd() noexcept {
-    static std::mutex mu;  // workers on several threads grow their pools at once
+    static os_mutex mu;  // workers on several threads grow their pools at once
     static int fd = -1;
     static pid_t owner = 0;
-    std::lock_guard<std::mutex> lock(mu);
+    std::lock_guard<os_mutex> lock(mu);
     const pid_t pid = ::getpid();
     if (owner != pid) {
         fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));

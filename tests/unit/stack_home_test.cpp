@@ -49,7 +49,7 @@ TEST(StackHome, ThreadChurnFromAPlainMainReusesStacks) {
     weft::detail::worker_group* g = weft::detail::process_group();
     std::size_t slabs;
     {
-        std::lock_guard<std::mutex> lock(g->foreign_mu);
+        std::lock_guard<weft::detail::os_mutex> lock(g->foreign_mu);
         slabs = g->foreign_stacks->slab_count();
     }
     // 10,000 stacks without reuse would take 14 slabs (16, 32, ... 1024, then 1024 each);
