@@ -131,6 +131,15 @@ wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcep
     }
 }
 
+bool disarm(waiter& w) noexcept {
+    const bool claimed = end_by_self(w, wait_outcome::canceled) == wait_outcome::notified;
+    if (w.f) {
+        if (w.remote) w.owner->end_remote_wait();
+        else bump_wait_seq(w.f);
+    }
+    return claimed;
+}
+
 bool claim_front(wait_list& list, wake_target& t, void** item) noexcept {
     while (waiter* w = list.pop_front()) {
         void* it = w->item;

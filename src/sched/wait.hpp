@@ -92,6 +92,13 @@ inline bool claim(waiter& w, wake_target& t) noexcept {
     std::uint32_t expected = waiting_v;
     return w.state.compare_exchange_strong(expected, delivering_v, std::memory_order_acq_rel);
 }
+// Ends a wait that was armed and listed but will not block after all (the
+// caller found what it waited for on a last look): after the caller has
+// unlinked w under its lock, or found it already claimed, waits out a
+// delivery in flight and makes any wake-up of it stale. Returns whether a
+// notifier had claimed it (so the caller consumed a notification).
+bool disarm(waiter& w) noexcept;
+
 // Wakes a claimed waiter; any thread, lock not needed.
 void deliver(const wake_target& t) noexcept;
 
