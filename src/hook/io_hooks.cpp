@@ -1,6 +1,11 @@
 // Hooked socket I/O: read/write and their socket and vector forms, accept,
 // connect, socket. On a blocking-looking fd the call is tried first and the
 // caller waits (fiber: parks; thread: ppoll) only when the kernel says EAGAIN.
+// Sockets stay blocking in the kernel: a fiber's call on one is made
+// non-blocking by itself (MSG_DONTWAIT, reads and writes as recv and send),
+// so libc's own calls that bypass the hooks (stdio on a socket) and plain
+// threads see a blocking socket. Listeners, and a socket while it connects,
+// are the exceptions: they are non-blocking underneath.
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/socket.h>
@@ -27,8 +32,19 @@ public:
             flags_ = st_ ? st_->flags.load(std::memory_order_acquire) : 0;
         }
     }
-    // Whether the caller expects blocking behaviour that the kernel will not give.
-    bool waits() const noexcept { return fd_state::hooks_wait(flags_); }
+    // Whether the caller expects blocking behaviour that the kernel will not
+    // give. A plain thread on a per_call socket lets the kernel block.
+    bool waits() const noexcept {
+        return fd_state::hooks_wait(flags_) && (w_ || (flags_ & fd_flag::managed));
+    }
+    // MSG_DONTWAIT when this fiber's call on a blocking socket must not block.
+    int dontwait() const noexcept {
+        return w_ && (flags_ & fd_flag::per_call) && !(flags_ & fd_flag::user_nonblock) ? MSG_DONTWAIT : 0;
+    }
+    // Accept has no per-call form: a listener becomes non-blocking underneath.
+    void for_accept() noexcept {
+        if (w_) flags_ = make_nonblocking_underneath(fd_, st_, flags_);
+    }
 
     // Waits for readiness after EAGAIN. False with errno set when the wait
     // failed: EAGAIN when the fd's own SO_RCVTIMEO/SO_SNDTIMEO ran out (what
@@ -74,8 +90,7 @@ private:
 // A blocking stream write returns only when everything went out (or an error
 // or timeout stops it, then with what went out so far); keep writing.
 template <class Op>  // op(std::size_t done) -> long
-long write_all(int fd, std::size_t total, Op op) noexcept {
-    blocking_fd b(fd);
+long write_all(blocking_fd& b, std::size_t total, Op op) noexcept {
     if (!b.waits()) return op(0);
     std::size_t done = 0;
     do {
@@ -88,8 +103,7 @@ long write_all(int fd, std::size_t total, Op op) noexcept {
 
 // Vector writes: the same, advancing a private copy of the iovecs.
 template <class Op>  // op(const iovec*, int) -> long
-long writev_all(int fd, const iovec* iov, int cnt, Op op) noexcept {
-    blocking_fd b(fd);
+long writev_all(blocking_fd& b, const iovec* iov, int cnt, Op op) noexcept {
     if (!b.waits() || cnt <= 0 || cnt > IOV_MAX) return b.call(true, [&] { return op(iov, cnt); });
     iovec local[IOV_MAX];
     std::memcpy(local, iov, sizeof(iovec) * static_cast<std::size_t>(cnt));
@@ -113,10 +127,11 @@ long recv_impl(int fd, void* buf, std::size_t n, int flags, sockaddr* from, sock
     if (flags & MSG_DONTWAIT) return sys::recvfrom(fd, buf, n, flags, from, len);
     blocking_fd b(fd);
     const socklen_t len0 = len ? *len : 0;
+    const int f = flags | b.dontwait();
     auto once = [&](std::size_t done) {
         return b.call(false, [&] {
             if (len) *len = len0;
-            return sys::recvfrom(fd, static_cast<char*>(buf) + done, n - done, flags, from, len);
+            return sys::recvfrom(fd, static_cast<char*>(buf) + done, n - done, f, from, len);
         });
     };
     if (!(flags & MSG_WAITALL) || !b.waits()) return once(0);
@@ -133,114 +148,28 @@ long recv_impl(int fd, void* buf, std::size_t n, int flags, sockaddr* from, sock
 
 long send_impl(int fd, const void* buf, std::size_t n, int flags, const sockaddr* to, socklen_t len) noexcept {
     if (flags & MSG_DONTWAIT) return sys::sendto(fd, buf, n, flags, to, len);
-    return write_all(fd, n, [&](std::size_t done) {
-        return sys::sendto(fd, static_cast<const char*>(buf) + done, n - done, flags, to, len);
+    blocking_fd b(fd);
+    const int f = flags | b.dontwait();
+    return write_all(b, n, [&](std::size_t done) {
+        return sys::sendto(fd, static_cast<const char*>(buf) + done, n - done, f, to, len);
     });
 }
 
 int accept_impl(int fd, sockaddr* addr, socklen_t* len, int flags) noexcept {
     blocking_fd b(fd);
-    // On a fiber every accepted socket is non-blocking underneath.
-    const int extra = b.on_fiber() ? SOCK_NONBLOCK : 0;
+    b.for_accept();
     const socklen_t len0 = len ? *len : 0;
     const long r = b.call(false, [&] {
         if (len) *len = len0;
-        return sys::accept4(fd, addr, len, flags | extra);
+        return sys::accept4(fd, addr, len, flags);
     });
-    if (r >= 0) record_new_fd(static_cast<int>(r), extra != 0, (flags & SOCK_NONBLOCK) != 0);
+    if (r >= 0) record_new_fd(static_cast<int>(r), b.on_fiber(), (flags & SOCK_NONBLOCK) != 0);
     return static_cast<int>(r);
 }
 
-}  // namespace
-}  // namespace weft::detail::hook
-
-using namespace weft::detail;
-using namespace weft::detail::hook;
-
-extern "C" {
-
-ssize_t read(int fd, void* buf, size_t n) {
-    return blocking_fd(fd).call(false, [&] { return sys::read(fd, buf, n); });
-}
-
-ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
-    if (n > buflen) __chk_fail();
-    return read(fd, buf, n);
-}
-
-ssize_t readv(int fd, const iovec* iov, int cnt) {
-    return blocking_fd(fd).call(false, [&] { return sys::readv(fd, iov, cnt); });
-}
-
-ssize_t write(int fd, const void* buf, size_t n) {
-    return write_all(fd, n, [&](std::size_t done) { return sys::write(fd, static_cast<const char*>(buf) + done, n - done); });
-}
-
-ssize_t writev(int fd, const iovec* iov, int cnt) {
-    return writev_all(fd, iov, cnt, [&](const iovec* v, int c) { return sys::writev(fd, v, c); });
-}
-
-ssize_t recv(int fd, void* buf, size_t n, int flags) { return recv_impl(fd, buf, n, flags, nullptr, nullptr); }
-
-ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
-    if (n > buflen) __chk_fail();
-    return recv_impl(fd, buf, n, flags, nullptr, nullptr);
-}
-
-ssize_t recvfrom(int fd, void* __restrict buf, size_t n, int flags, sockaddr* __restrict from,
-                 socklen_t* __restrict len) {
-    return recv_impl(fd, buf, n, flags, from, len);
-}
-
-ssize_t __recvfrom_chk(int fd, void* __restrict buf, size_t n, size_t buflen, int flags, sockaddr* __restrict from,
-                       socklen_t* __restrict len) {
-    if (n > buflen) __chk_fail();
-    return recv_impl(fd, buf, n, flags, from, len);
-}
-
-ssize_t recvmsg(int fd, msghdr* msg, int flags) {
-    if (flags & MSG_DONTWAIT) return sys::recvmsg(fd, msg, flags);
-    const socklen_t name0 = msg->msg_namelen;
-    const std::size_t control0 = msg->msg_controllen;
-    return blocking_fd(fd).call(false, [&] {
-        msg->msg_namelen = name0;
-        msg->msg_controllen = control0;
-        return sys::recvmsg(fd, msg, flags);
-    });
-}
-
-ssize_t send(int fd, const void* buf, size_t n, int flags) { return send_impl(fd, buf, n, flags, nullptr, 0); }
-
-ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* to, socklen_t len) {
-    return send_impl(fd, buf, n, flags, to, len);
-}
-
-ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
-    if (flags & MSG_DONTWAIT) return sys::sendmsg(fd, msg, flags);
-    msghdr m = *msg;
-    bool first = true;
-    return writev_all(fd, msg->msg_iov, static_cast<int>(msg->msg_iovlen), [&](const iovec* v, int c) {
-        m.msg_iov = const_cast<iovec*>(v);
-        m.msg_iovlen = static_cast<std::size_t>(c);
-        const long r = sys::sendmsg(fd, &m, flags);
-        if (r > 0 && first) {
-            // Ancillary data (SCM_RIGHTS, ...) went with the first bytes: never twice.
-            first = false;
-            m.msg_control = nullptr;
-            m.msg_controllen = 0;
-        }
-        return r;
-    });
-}
-
-int accept(int fd, sockaddr* __restrict addr, socklen_t* __restrict len) { return accept_impl(fd, addr, len, 0); }
-
-int accept4(int fd, sockaddr* __restrict addr, socklen_t* __restrict len, int flags) {
-    return accept_impl(fd, addr, len, flags);
-}
-
-int connect(int fd, const sockaddr* addr, socklen_t len) {
-    blocking_fd b(fd);
+// connect on a socket that is non-blocking now: a connect in progress is
+// waited for as the caller's blocking connect would be.
+int connect_waiting(blocking_fd& b, int fd, const sockaddr* addr, socklen_t len) noexcept {
     std::uint32_t ticket = fd_ticket(fd, true);
     long r = sys::connect(fd, addr, len);
     if (r == 0 || errno != EINPROGRESS || !b.waits()) return static_cast<int>(r);
@@ -265,11 +194,142 @@ int connect(int fd, const sockaddr* addr, socklen_t len) {
     return 0;
 }
 
+}  // namespace
+}  // namespace weft::detail::hook
+
+using namespace weft::detail;
+using namespace weft::detail::hook;
+
+extern "C" {
+
+ssize_t read(int fd, void* buf, size_t n) {
+    blocking_fd b(fd);
+    if (b.dontwait()) return b.call(false, [&] { return sys::recvfrom(fd, buf, n, MSG_DONTWAIT, nullptr, nullptr); });
+    return b.call(false, [&] { return sys::read(fd, buf, n); });
+}
+
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+    if (n > buflen) __chk_fail();
+    return read(fd, buf, n);
+}
+
+ssize_t readv(int fd, const iovec* iov, int cnt) {
+    blocking_fd b(fd);
+    if (b.dontwait() && cnt > 0 && cnt <= IOV_MAX) {
+        return b.call(false, [&] {
+            msghdr m{};
+            m.msg_iov = const_cast<iovec*>(iov);
+            m.msg_iovlen = static_cast<std::size_t>(cnt);
+            return sys::recvmsg(fd, &m, MSG_DONTWAIT);
+        });
+    }
+    return b.call(false, [&] { return sys::readv(fd, iov, cnt); });
+}
+
+ssize_t write(int fd, const void* buf, size_t n) {
+    blocking_fd b(fd);
+    if (b.dontwait()) {
+        // send without MSG_NOSIGNAL raises SIGPIPE as write does.
+        return write_all(b, n, [&](std::size_t done) {
+            return sys::sendto(fd, static_cast<const char*>(buf) + done, n - done, MSG_DONTWAIT, nullptr, 0);
+        });
+    }
+    return write_all(b, n, [&](std::size_t done) { return sys::write(fd, static_cast<const char*>(buf) + done, n - done); });
+}
+
+ssize_t writev(int fd, const iovec* iov, int cnt) {
+    blocking_fd b(fd);
+    if (b.dontwait() && cnt > 0 && cnt <= IOV_MAX) {
+        return writev_all(b, iov, cnt, [&](const iovec* v, int c) {
+            msghdr m{};
+            m.msg_iov = const_cast<iovec*>(v);
+            m.msg_iovlen = static_cast<std::size_t>(c);
+            return sys::sendmsg(fd, &m, MSG_DONTWAIT);
+        });
+    }
+    return writev_all(b, iov, cnt, [&](const iovec* v, int c) { return sys::writev(fd, v, c); });
+}
+
+ssize_t recv(int fd, void* buf, size_t n, int flags) { return recv_impl(fd, buf, n, flags, nullptr, nullptr); }
+
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
+    if (n > buflen) __chk_fail();
+    return recv_impl(fd, buf, n, flags, nullptr, nullptr);
+}
+
+ssize_t recvfrom(int fd, void* __restrict buf, size_t n, int flags, sockaddr* __restrict from,
+                 socklen_t* __restrict len) {
+    return recv_impl(fd, buf, n, flags, from, len);
+}
+
+ssize_t __recvfrom_chk(int fd, void* __restrict buf, size_t n, size_t buflen, int flags, sockaddr* __restrict from,
+                       socklen_t* __restrict len) {
+    if (n > buflen) __chk_fail();
+    return recv_impl(fd, buf, n, flags, from, len);
+}
+
+ssize_t recvmsg(int fd, msghdr* msg, int flags) {
+    if (flags & MSG_DONTWAIT) return sys::recvmsg(fd, msg, flags);
+    const socklen_t name0 = msg->msg_namelen;
+    const std::size_t control0 = msg->msg_controllen;
+    blocking_fd b(fd);
+    const int f = flags | b.dontwait();
+    return b.call(false, [&] {
+        msg->msg_namelen = name0;
+        msg->msg_controllen = control0;
+        return sys::recvmsg(fd, msg, f);
+    });
+}
+
+ssize_t send(int fd, const void* buf, size_t n, int flags) { return send_impl(fd, buf, n, flags, nullptr, 0); }
+
+ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* to, socklen_t len) {
+    return send_impl(fd, buf, n, flags, to, len);
+}
+
+ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
+    if (flags & MSG_DONTWAIT) return sys::sendmsg(fd, msg, flags);
+    msghdr m = *msg;
+    bool first = true;
+    blocking_fd b(fd);
+    const int f = flags | b.dontwait();
+    return writev_all(b, msg->msg_iov, static_cast<int>(msg->msg_iovlen), [&](const iovec* v, int c) {
+        m.msg_iov = const_cast<iovec*>(v);
+        m.msg_iovlen = static_cast<std::size_t>(c);
+        const long r = sys::sendmsg(fd, &m, f);
+        if (r > 0 && first) {
+            // Ancillary data (SCM_RIGHTS, ...) went with the first bytes: never twice.
+            first = false;
+            m.msg_control = nullptr;
+            m.msg_controllen = 0;
+        }
+        return r;
+    });
+}
+
+int accept(int fd, sockaddr* __restrict addr, socklen_t* __restrict len) { return accept_impl(fd, addr, len, 0); }
+
+int accept4(int fd, sockaddr* __restrict addr, socklen_t* __restrict len, int flags) {
+    return accept_impl(fd, addr, len, flags);
+}
+
+int connect(int fd, const sockaddr* addr, socklen_t len) {
+    blocking_fd b(fd);
+    if (!b.dontwait()) return connect_waiting(b, fd, addr, len);
+    // Blocking underneath: non-blocking while it connects, so the fiber can park.
+    const long fl = sys::fcntl(fd, F_GETFL, 0);
+    if (fl < 0 || sys::fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return static_cast<int>(sys::connect(fd, addr, len));
+    const int r = connect_waiting(b, fd, addr, len);
+    const int saved = errno;
+    sys::fcntl(fd, F_SETFL, fl);
+    errno = saved;
+    return r;
+}
+
 int socket(int domain, int type, int protocol) {
     const bool fiber = fiber_worker() != nullptr;
-    const bool user_nonblock = (type & SOCK_NONBLOCK) != 0;
-    const long fd = sys::socket(domain, type | (fiber ? SOCK_NONBLOCK : 0), protocol);
-    if (fd >= 0) record_new_fd(static_cast<int>(fd), fiber, user_nonblock);
+    const long fd = sys::socket(domain, type, protocol);
+    if (fd >= 0) record_new_fd(static_cast<int>(fd), fiber, (type & SOCK_NONBLOCK) != 0);
     return static_cast<int>(fd);
 }
 

@@ -25,26 +25,37 @@ std::uint32_t classify(int fd, fd_state*& st) noexcept {
     if (f & fd_flag::known) return f;
     if (!st && !(st = fd_table::get(fd))) return 0;
     f = fd_flag::known;
+    // Nothing is changed in the kernel: a socket's file description may be
+    // shared (stdin of an inetd-style server, a dup in another process).
     struct stat sb;
-    if (fd > 2 && sys::fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+    if (sys::fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
         const long fl = sys::fcntl(fd, F_GETFL, 0);
-        if (fl >= 0 && !(fl & O_NONBLOCK) && sys::fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0) f |= fd_flag::managed;
+        if (fl >= 0 && !(fl & O_NONBLOCK)) f |= fd_flag::per_call;
     }
     st->flags.fetch_or(f, std::memory_order_acq_rel);
     return st->flags.load(std::memory_order_acquire);
 }
 
-void record_new_fd(int fd, bool nonblock_underneath, bool user_nonblock) noexcept {
+void record_new_fd(int fd, bool per_call, bool user_nonblock) noexcept {
     fd_state* st = fd_table::get(fd);
     if (!st) return;
     fd_attach(fd);  // a new file: waiters left on an old one of this number end
     if (user_nonblock) {
         st->reset(fd_flag::known);
-    } else if (nonblock_underneath) {
-        st->reset(fd_flag::known | fd_flag::managed);
+    } else if (per_call) {
+        st->reset(fd_flag::known | fd_flag::per_call);
     } else {
         st->reset(0);  // classified on first use from a fiber
     }
+}
+
+std::uint32_t make_nonblocking_underneath(int fd, fd_state* st, std::uint32_t flags) noexcept {
+    if (!st || !(flags & fd_flag::per_call) || (flags & fd_flag::user_nonblock)) return flags;
+    const long fl = sys::fcntl(fd, F_GETFL, 0);
+    if (fl < 0 || sys::fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return flags;
+    st->flags.fetch_or(fd_flag::managed, std::memory_order_acq_rel);
+    st->flags.fetch_and(~fd_flag::per_call, std::memory_order_acq_rel);
+    return st->flags.load(std::memory_order_acquire);
 }
 
 std::int64_t deadline_after(std::int64_t timeout_ns) noexcept {

@@ -17,14 +17,19 @@ namespace weft::detail::hook {
 inline worker* fiber_worker() noexcept { return current_fiber_worker(); }
 
 // The fd's flags, classifying it on first use from a fiber: a socket the
-// caller left blocking is switched to O_NONBLOCK underneath (managed). Stdin,
-// stdout and stderr are never switched: their file descriptions are shared
-// with other processes. st is nullptr when the fd is out of the table's range.
+// caller left blocking stays blocking in the kernel, and the hooks make each
+// call of a fiber on it non-blocking (per_call). st is nullptr when the fd is
+// out of the table's range.
 std::uint32_t classify(int fd, fd_state*& st) noexcept;
 
-// Records a new fd from socket()/accept(): nonblock_underneath when the hooks
-// added SOCK_NONBLOCK, user_nonblock when the caller asked for it.
-void record_new_fd(int fd, bool nonblock_underneath, bool user_nonblock) noexcept;
+// Records a new fd from socket()/accept(): per_call when a fiber made it
+// blocking, user_nonblock when the caller asked for O_NONBLOCK.
+void record_new_fd(int fd, bool per_call, bool user_nonblock) noexcept;
+
+// A listener a fiber accepts on: accept has no per-call non-blocking flag, so
+// a per_call socket becomes non-blocking underneath (managed; F_GETFL still
+// shows the caller's view). Returns the fd's flags.
+std::uint32_t make_nonblocking_underneath(int fd, fd_state* st, std::uint32_t flags) noexcept;
 
 // steady_now + timeout, or no_deadline for 0.
 std::int64_t deadline_after(std::int64_t timeout_ns) noexcept;

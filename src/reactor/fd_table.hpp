@@ -16,8 +16,12 @@ class reactor;
 // Flags the hooks keep in fd_entry::flags.
 namespace fd_flag {
 inline constexpr std::uint32_t known = 1;          // classified: no need to look at the kernel again
-inline constexpr std::uint32_t managed = 2;        // O_NONBLOCK set by the hooks, not by the caller
+inline constexpr std::uint32_t managed = 2;        // O_NONBLOCK set by the hooks (listeners), not by the caller
 inline constexpr std::uint32_t user_nonblock = 4;  // the caller set O_NONBLOCK (or FIONBIO) itself
+// A socket left blocking: the kernel's fd stays blocking (stdio and other
+// calls that bypass the hooks see what the caller made), and each hooked
+// call from a fiber is made non-blocking on its own (MSG_DONTWAIT).
+inline constexpr std::uint32_t per_call = 8;
 }  // namespace fd_flag
 
 struct fd_entry {
@@ -43,9 +47,9 @@ struct fd_entry {
     std::atomic<std::int64_t> recv_timeout_ns{0};  // SO_RCVTIMEO, 0: none
     std::atomic<std::int64_t> send_timeout_ns{0};  // SO_SNDTIMEO, 0: none
 
-    // Blocking as the caller sees it, non-blocking underneath: the hooks wait.
+    // Blocking as the caller sees it, non-blocking underneath or per call: the hooks wait.
     static bool hooks_wait(std::uint32_t f) noexcept {
-        return (f & (fd_flag::managed | fd_flag::user_nonblock)) == fd_flag::managed;
+        return (f & (fd_flag::managed | fd_flag::per_call)) != 0 && (f & fd_flag::user_nonblock) == 0;
     }
     void reset(std::uint32_t f) noexcept {
         recv_timeout_ns.store(0, std::memory_order_relaxed);

@@ -85,18 +85,19 @@ void set_recv_timeout(int fd, std::chrono::milliseconds ms) {
     ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
 }
 
-TEST(Hook, SocketLooksBlockingButIsNonBlockingUnderneath) {
+TEST(Hook, SocketsStayBlockingInTheKernel) {
     weft::run([] {
         const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
         ASSERT_GE(fd, 0);
+        // Blocking as made: libc's own calls (stdio) see what the caller sees.
         EXPECT_EQ(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
-        EXPECT_NE(kernel_flags(fd) & O_NONBLOCK, 0);
-        // The caller's own O_NONBLOCK shows, and clearing it keeps the fd non-blocking underneath.
+        EXPECT_EQ(kernel_flags(fd) & O_NONBLOCK, 0);
         ASSERT_EQ(::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
         EXPECT_NE(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+        EXPECT_NE(kernel_flags(fd) & O_NONBLOCK, 0);
         ASSERT_EQ(::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK), 0);
         EXPECT_EQ(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
-        EXPECT_NE(kernel_flags(fd) & O_NONBLOCK, 0);
+        EXPECT_EQ(kernel_flags(fd) & O_NONBLOCK, 0);
         int on = 1;
         ASSERT_EQ(::ioctl(fd, FIONBIO, &on), 0);
         EXPECT_NE(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
@@ -104,6 +105,21 @@ TEST(Hook, SocketLooksBlockingButIsNonBlockingUnderneath) {
         ASSERT_EQ(::ioctl(fd, FIONBIO, &on), 0);
         EXPECT_EQ(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
         EXPECT_EQ(::close(fd), 0);
+        // A connected pair stays blocking; a listener a fiber accepted on is
+        // non-blocking underneath (accept has no per-call form), and the
+        // caller's view of it is unchanged.
+        std::uint16_t port = 0;
+        const int l = listen_loopback(port);
+        int server = -1;
+        weft::thread t([&] { server = ::accept(l, nullptr, nullptr); });
+        const int client = connect_loopback(port);
+        t.join();
+        ASSERT_GE(server, 0);
+        EXPECT_EQ(kernel_flags(client) & O_NONBLOCK, 0);
+        EXPECT_EQ(kernel_flags(server) & O_NONBLOCK, 0);
+        EXPECT_NE(kernel_flags(l) & O_NONBLOCK, 0);
+        EXPECT_EQ(::fcntl(l, F_GETFL) & O_NONBLOCK, 0);
+        for (int fd2 : {client, server, l}) EXPECT_EQ(::close(fd2), 0);
     });
 }
 
