@@ -6,11 +6,16 @@
 #
 # Fibers are found only through names the runtime keeps for this purpose: the
 # thread-local weft::detail::this_worker (null on threads that are not weft
-# workers), its `all_` list linked by fiber::all_next, and `current_`. A
+# workers), its `all_` list linked by fiber::all_next, and `current_`. Where
+# libweft has no debug info (a Release build), the exported table
+# weft_debug_descriptor (src/sched/debug_layout.cpp) gives the list of live
+# workers and the offsets of those fields instead. A
 # parked fiber's `sp` points at the frame weft_switch pushed; its backtrace
 # comes from gdb's own unwinder (through weft_switch's CFI) where registers may
 # be written, otherwise from a frame-pointer walk (libweft is built with
 # -fno-omit-frame-pointer), which is what a core file gets.
+import os
+
 import gdb
 
 WORKER_VAR = "weft::detail::this_worker"
@@ -61,6 +66,21 @@ def _read_u64(addr):
     return int.from_bytes(bytes(mem), "little")
 
 
+def _read_uint(addr, size, signed=False):
+    mem = gdb.selected_inferior().read_memory(addr, size)
+    return int.from_bytes(bytes(mem), "little", signed=signed)
+
+
+def _read_c_string(addr, limit):
+    if addr == 0:
+        return ""
+    try:
+        raw = bytes(gdb.selected_inferior().read_memory(addr, limit))
+    except gdb.error:
+        return "<unreadable>"
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
 def _c_string(value, limit=64):
     """A char array or const char* member as text ('' when null or unreadable)."""
     try:
@@ -109,6 +129,10 @@ class fiber_info:
         self.thread = thread
         self.worker_addr = worker_addr
         self.addr = addr
+        if isinstance(f, dict):  # read through the descriptor
+            self.__dict__.update(f)
+            self.is_current = is_current
+            return
         self.id = int(f["id"])
         self.name = _c_string(f["name"])
         self.state = _enum_name(f["state"])
@@ -153,11 +177,112 @@ def _worker_of_selected_thread():
     return None if int(w) == 0 else w
 
 
+DESCRIPTOR = "weft_debug_descriptor"
+DESCRIPTOR_VERSION = 1
+# The fields of weft_debug_layout, version 1, in order (all naturally aligned).
+DESCRIPTOR_FIELDS = [
+    ("magic", 8), ("version", 4), ("size", 4), ("workers", 8),
+    ("worker_next", 4), ("worker_tid", 4), ("worker_all", 4), ("worker_current", 4),
+    ("fiber_id", 4), ("fiber_name", 4), ("fiber_name_size", 4), ("fiber_state", 4),
+    ("fiber_waiting_on", 4), ("fiber_wait_fd", 4), ("fiber_sp", 4), ("fiber_stack_lo", 4),
+    ("fiber_stack_size", 4), ("fiber_all_next", 4), ("state_count", 4), ("wait_count", 4),
+    ("state_names", 8), ("wait_names", 8),
+]
+
+
+def _descriptor():
+    """weft_debug_descriptor as a dict, or None when the program has none."""
+    addr = _symbol_address(DESCRIPTOR)
+    if addr is None or addr == 0:
+        return None
+    d = {}
+    off = 0
+    for name, size in DESCRIPTOR_FIELDS:
+        if name == "magic":
+            d[name] = bytes(gdb.selected_inferior().read_memory(addr, size))
+        else:
+            d[name] = _read_uint(addr + off, size)
+        off += size
+    if d["magic"] != b"weftdbg\0":
+        raise weft_error("weft-gdb: %s at %#x does not look like weft's" % (DESCRIPTOR, addr))
+    if d["version"] != DESCRIPTOR_VERSION or d["size"] != off:
+        raise weft_error("weft-gdb: %s version %d (size %d); this script reads version %d: use the "
+                         "tools/weft-gdb.py of the same weft" % (DESCRIPTOR, d["version"], d["size"],
+                                                                 DESCRIPTOR_VERSION))
+    def table(ptr, count):
+        return [_read_c_string(_read_u64(ptr + 8 * i), 64) for i in range(count)]
+    d["states"] = table(d["state_names"], d["state_count"])
+    d["waits"] = table(d["wait_names"], d["wait_count"])
+    return d
+
+
+def _collect_by_descriptor(d):
+    """collect_fibers() without libweft's debug info: the descriptor's worker list."""
+    inferior = gdb.selected_inferior()
+    threads = {t.ptid[1]: t for t in inferior.threads()}
+    fibers = []
+    workers = 0
+    w = _read_u64(d["workers"])
+    seen_workers = 0
+    while w != 0 and seen_workers < 4096:
+        seen_workers += 1
+        thread = threads.get(_read_uint(w + d["worker_tid"], 4, signed=True))
+        current = _read_u64(w + d["worker_current"])
+        node = _read_u64(w + d["worker_all"])
+        if thread is not None:
+            workers += 1
+        seen = 0
+        while node != 0 and thread is not None:
+            seen += 1
+            if seen > MAX_FIBERS:
+                gdb.write("weft-gdb: worker at %#x: more than %d fibers, list corrupt?\n" % (w, MAX_FIBERS))
+                break
+            try:
+                state = _read_uint(node + d["fiber_state"], 1)
+                wait = _read_uint(node + d["fiber_waiting_on"], 1)
+                f = {
+                    "id": _read_u64(node + d["fiber_id"]),
+                    "name": _read_c_string(node + d["fiber_name"], d["fiber_name_size"]),
+                    "state": d["states"][state] if state < len(d["states"]) else str(state),
+                    "wait": d["waits"][wait] if wait < len(d["waits"]) else str(wait),
+                    "wait_fd": _read_uint(node + d["fiber_wait_fd"], 4, signed=True),
+                    "sp": _read_u64(node + d["fiber_sp"]),
+                    "stack_lo": _read_u64(node + d["fiber_stack_lo"]),
+                    "stack_size": _read_u64(node + d["fiber_stack_size"]),
+                }
+                if f["wait"] in ("none", ""):
+                    f["wait"] = ""
+                fibers.append(fiber_info(thread, w, node, f, node == current))
+                node = _read_u64(node + d["fiber_all_next"])
+            except gdb.error as e:
+                gdb.write("weft-gdb: fiber at %#x unreadable: %s\n" % (node, e))
+                break
+        w = _read_u64(w + d["worker_next"])
+    return fibers, workers
+
+
+def _has_worker_debug_info():
+    # WEFT_GDB_DESCRIPTOR=1: the descriptor even with debug info (its tests).
+    if os.environ.get("WEFT_GDB_DESCRIPTOR") == "1":
+        return False
+    sym = gdb.lookup_global_symbol(WORKER_VAR) or gdb.lookup_static_symbol(WORKER_VAR)
+    return sym is not None
+
+
 def collect_fibers():
     """Every live fiber of every worker thread, ordered by thread then list order."""
     inferior = gdb.selected_inferior()
     if inferior.pid == 0 and not inferior.threads():
         raise weft_error("weft-gdb: no process or core file")
+    if not _has_worker_debug_info():
+        d = _descriptor()
+        if d is None:
+            raise weft_error("weft-gdb: the program does not link weft (no %s, no %s)"
+                             % (WORKER_VAR, DESCRIPTOR))
+        fibers, workers = _collect_by_descriptor(d)
+        fibers.sort(key=lambda f: (f.thread.num, f.id))
+        _check_core_holds_fibers(fibers)
+        return fibers, workers
     fibers = []
     workers = 0
     with _selection():
@@ -189,6 +314,11 @@ def collect_fibers():
                     gdb.write("weft-gdb: fiber at %#x unreadable: %s\n" % (int(node), e))
                     break
     fibers.sort(key=lambda f: (f.thread.num, f.id))
+    _check_core_holds_fibers(fibers)
+    return fibers, workers
+
+
+def _check_core_holds_fibers(fibers):
     for f in fibers:
         if f.id == 0 and f.sp == 0 and f.name == "":
             # Fiber ids start at 1: a block of zeros is memory the core file
@@ -198,7 +328,6 @@ def collect_fibers():
                 "hold weft's stack memory. gdb's gcore cannot read stack slabs guarded with "
                 "MADV_GUARD_INSTALL (Linux >= 6.13); use a core written by the kernel "
                 "(ulimit -c unlimited, then SIGABRT/SIGQUIT) instead." % f.addr)
-    return fibers, workers
 
 
 # ---- info fibers --------------------------------------------------------------

@@ -70,6 +70,7 @@ enum class wait_reason : std::uint8_t {
     poll,                // a hooked poll/select/epoll_wait
     quiescence,          // runtime::run waiting for every fiber to end
 };
+inline constexpr wait_reason wait_reason_last = wait_reason::quiescence;  // keep it the last one
 const char* to_string(wait_reason r) noexcept;
 
 // The C++ runtime's per-thread exception state (__cxa_eh_globals in the

@@ -19,6 +19,7 @@
 #include "context/context.hpp"
 #include "fiber/handle.hpp"
 #include "reactor/poller.hpp"
+#include "sched/debug_layout.hpp"
 #include "sched/overflow.hpp"
 #include "sched/wait.hpp"
 
@@ -50,6 +51,7 @@ worker::worker(worker_group* group, unsigned index) : group_(group), index_(inde
     main_.started = true;
     annotate_thread(main_.annot);
     install_overflow_handler();
+    debug_register(this);
     // A runtime's workers are woken by each other from the start.
     if (group_) reactor_ = acquire_reactor();
 }
@@ -60,6 +62,7 @@ worker::~worker() {
         fatal("weft: fiber '%s' #%llu outlived weft::run", f->name,
               static_cast<unsigned long long>(f->id));
     if (this_worker == this) thread_exit();
+    debug_unregister(this);
     if (reactor_) release_reactor(reactor_);
 }
 

@@ -246,6 +246,12 @@ private:
     timer_heap timers_;
     stack_pool stacks_;
     fiber* all_ = nullptr;     // live fibers, for dumps and the deadlock report
+    // The list of live workers debuggers read (sched/debug_layout.hpp).
+    friend struct worker_debug_offsets;
+    friend void debug_register(worker*) noexcept;
+    friend void debug_unregister(worker*) noexcept;
+    worker* debug_next_ = nullptr;
+    int debug_tid_ = 0;
     std::size_t live_ = 0;
     // Scheduling passes (switches and yields). Read by thieves: a fresh
     // fiber that waited this many passes of its worker is fair game.

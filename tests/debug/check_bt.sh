@@ -31,6 +31,15 @@ if [[ ! -x $target ]]; then
   exit 1
 fi
 
+# The walk is checked by the names and lines of weft's own frames: without
+# libweft's debug info (a plain Release build) there are none to check. The
+# fiber list and backtraces of tools/weft-gdb.py need none (debug.gdb_fibers_*).
+if "$gdb" -batch -nx -ex 'info line weft::detail::worker::fiber_entry' "$target" 2>&1 |
+   head -1 | grep -q '^No line number information'; then
+  echo "SKIP: libweft has no debug info (built without -g): no named frames to check"
+  exit 77
+fi
+
 # LeakSanitizer cannot work under ptrace; the rest of ASan can.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
