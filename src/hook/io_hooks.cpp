@@ -5,7 +5,9 @@
 // non-blocking by itself (MSG_DONTWAIT, reads and writes as recv and send),
 // so libc's own calls that bypass the hooks (stdio on a socket) and plain
 // threads see a blocking socket. Listeners, and a socket while it connects,
-// are the exceptions: they are non-blocking underneath.
+// are the exceptions: they are non-blocking underneath. Pipes and FIFOs stay
+// blocking too: a fiber's read or write on one is preadv2/pwritev2 with
+// RWF_NOWAIT.
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/socket.h>
@@ -39,8 +41,18 @@ public:
     }
     // MSG_DONTWAIT when this fiber's call on a blocking socket must not block.
     int dontwait() const noexcept {
-        return w_ && (flags_ & fd_flag::per_call) && !(flags_ & fd_flag::user_nonblock) ? MSG_DONTWAIT : 0;
+        return w_ && (flags_ & fd_flag::per_call) && !(flags_ & (fd_flag::user_nonblock | fd_flag::pipe))
+                   ? MSG_DONTWAIT
+                   : 0;
     }
+    // A blocking pipe or FIFO on a fiber: its reads and writes go out as
+    // preadv2/pwritev2 with RWF_NOWAIT.
+    bool pipe_nowait() const noexcept {
+        return w_ && (flags_ & fd_flag::pipe) && (flags_ & fd_flag::per_call) && !(flags_ & fd_flag::user_nonblock);
+    }
+    // The kernel refused RWF_NOWAIT (EOPNOTSUPP: a FIFO opened by path): the
+    // fd becomes non-blocking underneath instead.
+    void nowait_refused() noexcept { flags_ = make_nonblocking_underneath(fd_, st_, flags_); }
     // Accept has no per-call form: a listener becomes non-blocking underneath.
     void for_accept() noexcept {
         if (w_) flags_ = make_nonblocking_underneath(fd_, st_, flags_);
@@ -204,6 +216,12 @@ extern "C" {
 
 ssize_t read(int fd, void* buf, size_t n) {
     blocking_fd b(fd);
+    if (b.pipe_nowait()) {
+        const iovec v{buf, n};
+        const long r = b.call(false, [&] { return sys::preadv2(fd, &v, 1, RWF_NOWAIT); });
+        if (r >= 0 || errno != EOPNOTSUPP) return r;
+        b.nowait_refused();
+    }
     if (b.dontwait()) return b.call(false, [&] { return sys::recvfrom(fd, buf, n, MSG_DONTWAIT, nullptr, nullptr); });
     return b.call(false, [&] { return sys::read(fd, buf, n); });
 }
@@ -215,6 +233,11 @@ ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
 
 ssize_t readv(int fd, const iovec* iov, int cnt) {
     blocking_fd b(fd);
+    if (b.pipe_nowait()) {
+        const long r = b.call(false, [&] { return sys::preadv2(fd, iov, cnt, RWF_NOWAIT); });
+        if (r >= 0 || errno != EOPNOTSUPP) return r;
+        b.nowait_refused();
+    }
     if (b.dontwait() && cnt > 0 && cnt <= IOV_MAX) {
         return b.call(false, [&] {
             msghdr m{};
@@ -228,6 +251,16 @@ ssize_t readv(int fd, const iovec* iov, int cnt) {
 
 ssize_t write(int fd, const void* buf, size_t n) {
     blocking_fd b(fd);
+    if (b.pipe_nowait()) {
+        // A write of up to PIPE_BUF bytes stays atomic: RWF_NOWAIT fails it
+        // whole (EAGAIN) rather than writing part of it.
+        const long r = write_all(b, n, [&](std::size_t done) {
+            const iovec v{const_cast<char*>(static_cast<const char*>(buf)) + done, n - done};
+            return sys::pwritev2(fd, &v, 1, RWF_NOWAIT);
+        });
+        if (r >= 0 || errno != EOPNOTSUPP) return r;
+        b.nowait_refused();
+    }
     if (b.dontwait()) {
         // send without MSG_NOSIGNAL raises SIGPIPE as write does.
         return write_all(b, n, [&](std::size_t done) {
@@ -239,6 +272,11 @@ ssize_t write(int fd, const void* buf, size_t n) {
 
 ssize_t writev(int fd, const iovec* iov, int cnt) {
     blocking_fd b(fd);
+    if (b.pipe_nowait()) {
+        const long r = writev_all(b, iov, cnt, [&](const iovec* v, int c) { return sys::pwritev2(fd, v, c, RWF_NOWAIT); });
+        if (r >= 0 || errno != EOPNOTSUPP) return r;
+        b.nowait_refused();
+    }
     if (b.dontwait() && cnt > 0 && cnt <= IOV_MAX) {
         return writev_all(b, iov, cnt, [&](const iovec* v, int c) {
             msghdr m{};

@@ -26,6 +26,14 @@ inline long read(int fd, void* buf, std::size_t n) noexcept { return ::syscall(S
 inline long write(int fd, const void* buf, std::size_t n) noexcept { return ::syscall(SYS_write, fd, buf, n); }
 inline long readv(int fd, const iovec* iov, int cnt) noexcept { return ::syscall(SYS_readv, fd, iov, cnt); }
 inline long writev(int fd, const iovec* iov, int cnt) noexcept { return ::syscall(SYS_writev, fd, iov, cnt); }
+// At the file position (offset -1), as read/readv and write/writev do; the
+// offset goes in two halves, and a 64-bit kernel takes the low one whole.
+inline long preadv2(int fd, const iovec* iov, int cnt, int flags) noexcept {
+    return ::syscall(SYS_preadv2, fd, iov, cnt, -1L, 0L, flags);
+}
+inline long pwritev2(int fd, const iovec* iov, int cnt, int flags) noexcept {
+    return ::syscall(SYS_pwritev2, fd, iov, cnt, -1L, 0L, flags);
+}
 inline long recvfrom(int fd, void* buf, std::size_t n, int flags, sockaddr* from, socklen_t* len) noexcept {
     return ::syscall(SYS_recvfrom, fd, buf, n, flags, from, len);
 }

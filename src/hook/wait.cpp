@@ -28,9 +28,9 @@ std::uint32_t classify(int fd, fd_state*& st) noexcept {
     // Nothing is changed in the kernel: a socket's file description may be
     // shared (stdin of an inetd-style server, a dup in another process).
     struct stat sb;
-    if (sys::fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+    if (sys::fstat(fd, &sb) == 0 && (S_ISSOCK(sb.st_mode) || S_ISFIFO(sb.st_mode))) {
         const long fl = sys::fcntl(fd, F_GETFL, 0);
-        if (fl >= 0 && !(fl & O_NONBLOCK)) f |= fd_flag::per_call;
+        if (fl >= 0 && !(fl & O_NONBLOCK)) f |= fd_flag::per_call | (S_ISFIFO(sb.st_mode) ? fd_flag::pipe : 0);
     }
     st->flags.fetch_or(f, std::memory_order_acq_rel);
     return st->flags.load(std::memory_order_acquire);
@@ -54,7 +54,7 @@ std::uint32_t make_nonblocking_underneath(int fd, fd_state* st, std::uint32_t fl
     const long fl = sys::fcntl(fd, F_GETFL, 0);
     if (fl < 0 || sys::fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return flags;
     st->flags.fetch_or(fd_flag::managed, std::memory_order_acq_rel);
-    st->flags.fetch_and(~fd_flag::per_call, std::memory_order_acq_rel);
+    st->flags.fetch_and(~(fd_flag::per_call | fd_flag::pipe), std::memory_order_acq_rel);
     return st->flags.load(std::memory_order_acquire);
 }
 

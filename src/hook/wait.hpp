@@ -18,7 +18,8 @@ inline worker* fiber_worker() noexcept { return current_fiber_worker(); }
 
 // The fd's flags, classifying it on first use from a fiber: a socket the
 // caller left blocking stays blocking in the kernel, and the hooks make each
-// call of a fiber on it non-blocking (per_call). st is nullptr when the fd is
+// call of a fiber on it non-blocking (per_call); so does a pipe or FIFO
+// (per_call | pipe). st is nullptr when the fd is
 // out of the table's range.
 std::uint32_t classify(int fd, fd_state*& st) noexcept;
 
@@ -26,9 +27,10 @@ std::uint32_t classify(int fd, fd_state*& st) noexcept;
 // blocking, user_nonblock when the caller asked for O_NONBLOCK.
 void record_new_fd(int fd, bool per_call, bool user_nonblock) noexcept;
 
-// A listener a fiber accepts on: accept has no per-call non-blocking flag, so
-// a per_call socket becomes non-blocking underneath (managed; F_GETFL still
-// shows the caller's view). Returns the fd's flags.
+// Where no per-call non-blocking form exists, a per_call fd becomes
+// non-blocking underneath (managed; F_GETFL still shows the caller's view):
+// a listener a fiber accepts on (accept has no such flag), a FIFO opened by
+// path (the kernel refuses RWF_NOWAIT there). Returns the fd's flags.
 std::uint32_t make_nonblocking_underneath(int fd, fd_state* st, std::uint32_t flags) noexcept;
 
 // steady_now + timeout, or no_deadline for 0.

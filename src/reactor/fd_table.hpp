@@ -22,6 +22,9 @@ inline constexpr std::uint32_t user_nonblock = 4;  // the caller set O_NONBLOCK 
 // calls that bypass the hooks see what the caller made), and each hooked
 // call from a fiber is made non-blocking on its own (MSG_DONTWAIT).
 inline constexpr std::uint32_t per_call = 8;
+// With per_call: a pipe or FIFO, whose calls are made non-blocking with
+// preadv2/pwritev2(RWF_NOWAIT) instead.
+inline constexpr std::uint32_t pipe = 16;
 }  // namespace fd_flag
 
 struct fd_entry {
