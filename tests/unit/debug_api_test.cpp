@@ -77,8 +77,13 @@ TEST(DumpTest, NamesStaticFunctionsWithLibdw) {
         ch.send(1);
         a.join();
     });
-    // " at file:line": the line of the innermost call inlined there.
+    // The name from the symbol table; with debug info also " at file:line",
+    // the line of the innermost call inlined there.
+#ifdef WEFT_TEST_HAVE_LINES
     EXPECT_NE(text.find("parked_in_a_static_function(weft::channel<int>&) at "), std::string::npos) << text;
+#else
+    EXPECT_NE(text.find("parked_in_a_static_function(weft::channel<int>&)"), std::string::npos) << text;
+#endif
 }
 
 TEST(DumpTest, OutsideWeftSaysSo) {
