@@ -8,3 +8,6 @@
 #include "weft/net/tcp.hpp"
 #include "weft/net/udp.hpp"
 #include "weft/net/unix.hpp"
+#ifdef WEFT_HAVE_TLS  // libweft was built with OpenSSL (CMake option WEFT_TLS)
+#include "weft/net/tls.hpp"
+#endif
