@@ -269,6 +269,8 @@ std::unique_ptr<state> client(tcp_stream&& s, const tls_context& ctx, std::strin
     if ((ec = detail::begin_socket_call(until))) return nullptr;
     std::unique_ptr<state> st = new_state(std::move(s), ctx, ec, why);
     if (!st) return nullptr;
+    // "[::1]", as connect's host_port spells it, names the address inside.
+    if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
     if (!name.empty()) {
         const std::string host(name);
         bool ok;

@@ -129,8 +129,9 @@ public:
                               deadline d = {});
     static tls_stream connect(std::string_view host_port, const tls_context& ctx, deadline d = {});
     // The client handshake on a connected socket, which the stream takes over
-    // (closed on failure). server_name as for connect's host; empty: no SNI
-    // and no name check (the chain is still verified).
+    // (closed on failure). server_name as for connect's host ("[::1]" or
+    // "::1" for an IPv6 address); empty: no SNI and no name check (the chain
+    // is still verified).
     static tls_stream handshake_client(tcp_stream&& s, const tls_context& ctx, std::string_view server_name,
                                        std::error_code& ec, deadline d = {});
     static tls_stream handshake_client(tcp_stream&& s, const tls_context& ctx, std::string_view server_name,
