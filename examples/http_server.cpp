@@ -2,7 +2,10 @@
 // /static/ (read through weft::fs, written with a deadline); the requests
 // themselves are handled by http_handler.cpp.
 // Usage: http_server [ADDRESS] [--root DIR] [--port-file PATH] [--workers N]
+//                    [--tls-cert FILE --tls-key FILE]
 //   ADDRESS ("host:port", ":port" for every address) defaults to 127.0.0.1:8080.
+//   With a certificate and key it speaks HTTPS (weft::net::tls_stream); one
+//   template serves both kinds of connection (weft::net::stream).
 // SIGINT/SIGTERM stop it gracefully: no new connections, 2 s for those open.
 #include <fcntl.h>
 #include <pthread.h>
@@ -13,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +36,8 @@ const char usage[] =
     "  --root DIR        serve the files in DIR under /static/\n"
     "  --port-file PATH  write the port to PATH once listening\n"
     "  --workers N       N workers (1 to 1024, default 1), one SO_REUSEPORT listener each\n"
+    "  --tls-cert FILE   HTTPS: the PEM certificate chain to present (needs --tls-key)\n"
+    "  --tls-key FILE    HTTPS: the PEM private key of that certificate\n"
     "  --help            this text\n"
     "SIGINT or SIGTERM stops it: no new connections, 2 s for those open.\n";
 
@@ -61,7 +67,8 @@ bool read_static(const std::string& path, std::string& body) {
     return true;
 }
 
-void serve(weft::net::tcp_stream conn, const std::string& root) {
+template <weft::net::stream Stream>
+void serve(Stream& conn, const std::string& root) {
     http_example::http_session session(root, read_static);
     char buf[8192];
     std::error_code ec;
@@ -74,25 +81,51 @@ void serve(weft::net::tcp_stream conn, const std::string& root) {
         // Idle keep-alive connections are dropped after a while.
         const std::size_t n = conn.read(buf, sizeof buf, ec, std::chrono::seconds(30));
         if (ec) return;
-        if (!session.feed(buf, n, send)) return;  // n == 0: the peer closed
+        if (!session.feed(buf, n, send)) break;  // n == 0: the peer closed
     }
+    conn.shutdown(ec, std::chrono::seconds(2));  // HTTPS: close_notify, so the client sees a clean end
+}
+
+#ifdef WEFT_HAVE_TLS
+using tls_setup = std::optional<weft::net::tls_context>;
+#else
+struct tls_setup {  // without OpenSSL: never set
+    explicit operator bool() const { return false; }
+};
+#endif
+
+void serve_connection(weft::net::tcp_stream conn, const std::string& root, const tls_setup& tls) {
+#ifdef WEFT_HAVE_TLS
+    if (tls) {
+        // The handshake gets a deadline of its own: a client that connects
+        // and says nothing does not hold a fiber for long.
+        std::error_code ec;
+        weft::net::tls_stream s = weft::net::tls_stream::accept(std::move(conn), *tls, ec, std::chrono::seconds(10));
+        if (!ec) serve(s, root);
+        return;
+    }
+#endif
+    (void)tls;
+    serve(conn, root);
 }
 
 }  // namespace
 
 // One listener per worker on the same port (SO_REUSEPORT): the kernel spreads
 // connections over them, and each is served on the worker that accepted it.
-void accept_loop(weft::net::tcp_listener& listener, const std::string& root) {
+void accept_loop(weft::net::tcp_listener& listener, const std::string& root, const tls_setup& tls) {
     for (;;) {
         weft::net::tcp_stream conn = listener.accept();
-        weft::spawn_on(weft::worker_index(), [c = std::move(conn), &root]() mutable { serve(std::move(c), root); },
-                       {.name = "http-conn"})
+        weft::spawn_on(
+            weft::worker_index(),
+            [c = std::move(conn), &root, &tls]() mutable { serve_connection(std::move(c), root, tls); },
+            {.name = "http-conn"})
             .detach();
     }
 }
 
 int main(int argc, char** argv) {
-    std::string where = "127.0.0.1:8080", root, port_file;
+    std::string where = "127.0.0.1:8080", root, port_file, tls_cert, tls_key;
     long workers = 1;
     bool have_where = false;
     example_args::parser args("http_server", usage, argc, argv);
@@ -101,6 +134,8 @@ int main(int argc, char** argv) {
         if (arg == "--root") root = args.value(a);
         else if (arg == "--port-file") port_file = args.value(a);
         else if (arg == "--workers") workers = args.number(a, 1, 1024);
+        else if (arg == "--tls-cert") tls_cert = args.value(a);
+        else if (arg == "--tls-key") tls_key = args.value(a);
         else if (!args.is_flag(a) && !have_where) {
             where = a;
             have_where = true;
@@ -108,7 +143,17 @@ int main(int argc, char** argv) {
             args.unknown(a);
         }
     }
+    if (tls_cert.empty() != tls_key.empty()) args.fail("--tls-cert and --tls-key go together");
+    tls_setup tls;
     try {
+        if (!tls_cert.empty()) {
+#ifdef WEFT_HAVE_TLS
+            tls = weft::net::tls_context::server(tls_cert, tls_key);
+            tls->set_alpn({"http/1.1"});
+#else
+            args.fail("this weft was built without TLS (OpenSSL): no --tls-cert");
+#endif
+        }
         weft::runtime rt{{.workers = static_cast<unsigned>(workers)}};
         // SIGINT/SIGTERM go to the workers (they started with them unblocked),
         // where signal_wait hears them; this thread only waits in run().
@@ -124,13 +169,13 @@ int main(int argc, char** argv) {
             // The others bind the address and port the first got ("[::]:P" stays dual-stack).
             const weft::net::address at = listeners.front().local_address();
             for (long w = 1; w < workers; ++w) listeners.push_back(weft::net::tcp_listener::bind(at.to_string(), opts));
-            std::printf("http_server: listening on %s with %ld worker%s\n", at.to_string().c_str(), workers,
-                        workers == 1 ? "" : "s");
+            std::printf("http_server: listening on %s (%s) with %ld worker%s\n", at.to_string().c_str(),
+                        tls ? "https" : "http", workers, workers == 1 ? "" : "s");
             std::fflush(stdout);
             if (!port_file.empty()) std::ofstream(port_file) << at.port() << "\n";
             weft::task_group acceptors;
             for (long w = 0; w < workers; ++w)
-                acceptors.spawn([&, w] { accept_loop(listeners[static_cast<std::size_t>(w)], root); },
+                acceptors.spawn([&, w] { accept_loop(listeners[static_cast<std::size_t>(w)], root, tls); },
                                 {.name = "acceptor", .worker = static_cast<int>(w)});
             // Graceful stop: no new connections; requests in flight get 2 s.
             const int sig = weft::signal_wait({SIGINT, SIGTERM});

@@ -3,7 +3,10 @@
 # keep-alive hello, static files, 404s (a traversal attempt, a directory, a
 # FIFO), and
 # 400 for a malformed request; then that SIGTERM stops it cleanly; all of it
-# with one worker and again with --workers 2. Usage: http-check.sh HTTP_SERVER
+# with one worker and again with --workers 2. Where the server has TLS and
+# openssl and curl are here, the same server with --tls-cert/--tls-key
+# answers `curl --cacert` over HTTPS with a certificate from a CA made here.
+# Usage: http-check.sh HTTP_SERVER
 set -euo pipefail
 server=$1
 workers=${WEFT_HTTP_CHECK_WORKERS:-1}
@@ -60,5 +63,53 @@ rc=0
 wait "$pid" || rc=$?
 pid=
 [ $rc -eq 0 ] || { echo "http-check: FAILED: server exited with $rc after SIGTERM"; fail=1; }
+# Bad command lines: a usage message and exit code 2.
+for bad in "--tls-cert" "--tls-cert $dir/x.pem" "--tls-key $dir/x.key" "--tls-certs x" "--bogus"; do
+  rc=0
+  # shellcheck disable=SC2086
+  "$server" $bad >/dev/null 2>&1 || rc=$?
+  [ $rc -eq 2 ] || { echo "http-check: FAILED: '$bad' exited with $rc, not 2"; fail=1; }
+done
+# HTTPS, where the server was built with TLS.
+if "$server" --help | grep -q -- --tls-cert && command -v openssl >/dev/null && command -v curl >/dev/null; then
+  (cd "$dir" &&
+   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem \
+     -days 2 -subj '/CN=weft http-check CA' -addext basicConstraints=critical,CA:TRUE \
+     -addext keyUsage=critical,keyCertSign,cRLSign &&
+   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key \
+     -out server.csr -subj /CN=localhost &&
+   printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > ext.cnf &&
+   openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
+     -extfile ext.cnf) >"$dir/openssl.log" 2>&1 || { echo "http-check: FAILED: openssl could not make certificates"; cat "$dir/openssl.log"; exit 1; }
+  rm -f "$dir/port"
+  "$server" 127.0.0.1:0 --root "$dir/root" --port-file "$dir/port" --workers "$workers" \
+    --tls-cert "$dir/server.pem" --tls-key "$dir/server.key" &
+  pid=$!
+  for _ in $(seq 1 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
+  [ -s "$dir/port" ] || { echo "http-check: the TLS server did not start" >&2; exit 1; }
+  port=$(cat "$dir/port")
+  out=$(curl -sS --max-time 5 --cacert "$dir/ca.pem" "https://127.0.0.1:$port/" 2>&1 || true)
+  grep -q '^hello' <<<"$out" || { echo "http-check: FAILED: HTTPS / by IP: $out"; fail=1; }
+  out=$(curl -sS --max-time 5 --cacert "$dir/ca.pem" "https://localhost:$port/static/file.txt" 2>&1 || true)
+  grep -q 'static file body' <<<"$out" || { echo "http-check: FAILED: HTTPS static file by name: $out"; fail=1; }
+  n=$(curl -sS --max-time 5 --cacert "$dir/ca.pem" "https://127.0.0.1:$port/static/big.txt" 2>/dev/null | wc -c || true)
+  [ "$n" -eq 300000 ] || { echo "http-check: FAILED: HTTPS big file: $n bytes"; fail=1; }
+  # Not trusted without the CA: curl refuses (60: certificate problem), the server carries on.
+  rc=0
+  curl -sS --max-time 5 "https://127.0.0.1:$port/" >/dev/null 2>&1 || rc=$?
+  [ $rc -eq 60 ] || { echo "http-check: FAILED: curl without the CA exited $rc, not 60"; fail=1; }
+  out=$(curl -sS --max-time 5 --cacert "$dir/ca.pem" "https://127.0.0.1:$port/" 2>&1 || true)
+  grep -q '^hello' <<<"$out" || { echo "http-check: FAILED: HTTPS after a refused client: $out"; fail=1; }
+  kill -TERM "$pid"
+  for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "http-check: FAILED: TLS server still running 10 s after SIGTERM"; kill -KILL "$pid"; fail=1
+  fi
+  rc=0
+  wait "$pid" || rc=$?
+  pid=
+  [ $rc -eq 0 ] || { echo "http-check: FAILED: TLS server exited with $rc after SIGTERM"; fail=1; }
+  [ $fail -eq 0 ] && echo "http-check: HTTPS answers as expected (curl --cacert)"
+fi
 [ $fail -eq 0 ] && echo "http-check: all answers as expected ($workers worker(s)), clean stop on SIGTERM"
 exit $fail

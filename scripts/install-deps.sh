@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages weft needs, only those that are missing.
 # Usage: scripts/install-deps.sh [base|ci]   (base: build, every test and the demo, including
-#   gdb and hiredis/redis-server/libcurl for the debug and weft::hook tests; ci: adds
+#   gdb and hiredis/redis-server/libcurl for the debug and weft::hook tests, OpenSSL for TLS; ci: adds
 #   cross/qemu/clang/libFuzzer and the benchmark peers)
 set -euo pipefail
 set_name=${1:-base}
 pkgs=(build-essential cmake ninja-build pkg-config libgtest-dev libgmock-dev
       libbenchmark-dev libboost-context-dev libboost-fiber-dev valgrind libhttp-parser-dev
-      gdb libhiredis-dev redis-server libcurl4-openssl-dev libdw-dev liburing-dev)
+      gdb libhiredis-dev redis-server libcurl4-openssl-dev libdw-dev liburing-dev
+      libssl-dev openssl socat)
 if [ "$set_name" = ci ]; then
   pkgs+=(clang libclang-rt-14-dev qemu-user g++-aarch64-linux-gnu googletest wrk nginx-light golang-go
         libboost-system-dev)

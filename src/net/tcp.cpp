@@ -76,16 +76,6 @@ namespace weft::net {
 
 // ---- tcp_stream -----------------------------------------------------------
 
-tcp_stream& tcp_stream::operator=(tcp_stream&& o) noexcept {
-    if (this != &o) {
-        close();
-        fd_ = o.release();
-    }
-    return *this;
-}
-
-void tcp_stream::close() noexcept { detail::close_fd(fd_.take()); }
-
 tcp_stream tcp_stream::connect(const address& to, std::error_code& ec, deadline d) {
     if (to.empty()) {
         ec = std::make_error_code(std::errc::invalid_argument);
@@ -135,46 +125,6 @@ tcp_stream tcp_stream::connect(const address& to, deadline d) {
     tcp_stream s = connect(to, ec, d);
     if (ec) detail::throw_error(ec, ("weft::net::tcp_stream::connect to " + to.to_string()).c_str());
     return s;
-}
-
-std::size_t tcp_stream::read(void* data, std::size_t size, std::error_code& ec, deadline d) {
-    return detail::stream_ops::read(fd_, data, size, ec, d);
-}
-
-std::size_t tcp_stream::read(void* data, std::size_t size, deadline d) {
-    return detail::or_throw([&](std::error_code& ec) { return read(data, size, ec, d); }, "weft::net::tcp_stream::read");
-}
-
-std::size_t tcp_stream::read_exact(void* data, std::size_t size, std::error_code& ec, deadline d) {
-    return detail::stream_ops::read_exact(fd_, data, size, ec, d);
-}
-
-std::size_t tcp_stream::read_exact(void* data, std::size_t size, deadline d) {
-    return detail::or_throw([&](std::error_code& ec) { return read_exact(data, size, ec, d); }, "weft::net::tcp_stream::read_exact");
-}
-
-std::size_t tcp_stream::write(const void* data, std::size_t size, std::error_code& ec, deadline d) {
-    return detail::stream_ops::write(fd_, data, size, ec, d);
-}
-
-std::size_t tcp_stream::write(const void* data, std::size_t size, deadline d) {
-    return detail::or_throw([&](std::error_code& ec) { return write(data, size, ec, d); }, "weft::net::tcp_stream::write");
-}
-
-std::size_t tcp_stream::write_all(const void* data, std::size_t size, std::error_code& ec, deadline d) {
-    return detail::stream_ops::write_all(fd_, data, size, ec, d);
-}
-
-std::size_t tcp_stream::write_all(const void* data, std::size_t size, deadline d) {
-    return detail::or_throw([&](std::error_code& ec) { return write_all(data, size, ec, d); }, "weft::net::tcp_stream::write_all");
-}
-
-void tcp_stream::shutdown_write(std::error_code& ec) noexcept {
-    detail::stream_ops::shutdown_write(fd_, ec);
-}
-
-void tcp_stream::shutdown_write() {
-    detail::or_throw([&](std::error_code& ec) { shutdown_write(ec); }, "weft::net::tcp_stream::shutdown_write");
 }
 
 std::size_t tcp_stream::readv(std::span<const mutable_buffer> bufs, std::error_code& ec, deadline d) {

@@ -71,16 +71,6 @@ std::chrono::steady_clock::time_point steady_at(std::int64_t ns) {
 
 // ---- unix_stream ------------------------------------------------------------
 
-unix_stream& unix_stream::operator=(unix_stream&& o) noexcept {
-    if (this != &o) {
-        close();
-        fd_ = o.release();
-    }
-    return *this;
-}
-
-void unix_stream::close() noexcept { detail::close_fd(fd_.take()); }
-
 unix_stream unix_stream::connect(std::string_view path, std::error_code& ec, deadline d) {
     using namespace std::chrono_literals;
     ec.clear();
@@ -120,44 +110,6 @@ unix_stream unix_stream::connect(std::string_view path, deadline d) {
     unix_stream s = connect(path, ec, d);
     if (ec) detail::throw_error(ec, ("weft::net::unix_stream::connect to " + printable(path)).c_str());
     return s;
-}
-
-std::size_t unix_stream::read(void* data, std::size_t size, std::error_code& ec, deadline d) {
-    return detail::stream_ops::read(fd_, data, size, ec, d);
-}
-
-std::size_t unix_stream::read(void* data, std::size_t size, deadline d) {
-    return detail::or_throw([&](std::error_code& ec) { return read(data, size, ec, d); }, "weft::net::unix_stream::read");
-}
-
-std::size_t unix_stream::read_exact(void* data, std::size_t size, std::error_code& ec, deadline d) {
-    return detail::stream_ops::read_exact(fd_, data, size, ec, d);
-}
-
-std::size_t unix_stream::read_exact(void* data, std::size_t size, deadline d) {
-    return detail::or_throw([&](std::error_code& ec) { return read_exact(data, size, ec, d); }, "weft::net::unix_stream::read_exact");
-}
-
-std::size_t unix_stream::write(const void* data, std::size_t size, std::error_code& ec, deadline d) {
-    return detail::stream_ops::write(fd_, data, size, ec, d);
-}
-
-std::size_t unix_stream::write(const void* data, std::size_t size, deadline d) {
-    return detail::or_throw([&](std::error_code& ec) { return write(data, size, ec, d); }, "weft::net::unix_stream::write");
-}
-
-std::size_t unix_stream::write_all(const void* data, std::size_t size, std::error_code& ec, deadline d) {
-    return detail::stream_ops::write_all(fd_, data, size, ec, d);
-}
-
-std::size_t unix_stream::write_all(const void* data, std::size_t size, deadline d) {
-    return detail::or_throw([&](std::error_code& ec) { return write_all(data, size, ec, d); }, "weft::net::unix_stream::write_all");
-}
-
-void unix_stream::shutdown_write(std::error_code& ec) noexcept { detail::stream_ops::shutdown_write(fd_, ec); }
-
-void unix_stream::shutdown_write() {
-    detail::or_throw([&](std::error_code& ec) { shutdown_write(ec); }, "weft::net::unix_stream::shutdown_write");
 }
 
 // ---- unix_listener ------------------------------------------------------------

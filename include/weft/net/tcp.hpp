@@ -9,25 +9,29 @@
 #include <string_view>
 #include <system_error>
 
+#include "weft/detail/basic_stream.hpp"
 #include "weft/detail/fd_slot.hpp"
 #include "weft/deadline.hpp"
 #include "weft/net/address.hpp"
 #include "weft/net/buffer.hpp"
 #include "weft/net/error.hpp"
+#include "weft/net/stream.hpp"
 
 namespace weft::net {
 
 // A connected TCP socket. Move-only; the destructor closes it. Closing a
 // stream wakes any fiber blocked on it with bad_file_descriptor.
-class tcp_stream {
+// read, read_exact, write, write_all, shutdown_write, shutdown, close,
+// is_open, native_handle and release come from detail::basic_stream
+// (weft/detail/basic_stream.hpp), shared with unix_stream; tcp_stream models
+// weft::net::stream (weft/net/stream.hpp).
+class tcp_stream : public detail::basic_stream<tcp_stream> {
 public:
     tcp_stream() noexcept = default;
-    explicit tcp_stream(int fd) noexcept : fd_(fd) {}  // adopts a registered, non-blocking fd
-    tcp_stream(tcp_stream&& o) noexcept : fd_(o.release()) {}
-    tcp_stream& operator=(tcp_stream&& o) noexcept;
-    tcp_stream(const tcp_stream&) = delete;
-    tcp_stream& operator=(const tcp_stream&) = delete;
-    ~tcp_stream() { close(); }
+    explicit tcp_stream(int fd) noexcept : basic_stream(fd) {}  // adopts a registered, non-blocking fd
+    tcp_stream(tcp_stream&&) noexcept = default;
+    tcp_stream& operator=(tcp_stream&&) noexcept = default;
+    ~tcp_stream() = default;
 
     static tcp_stream connect(const address& to, std::error_code& ec, deadline d = {});
     static tcp_stream connect(const address& to, deadline d = {});
@@ -44,20 +48,6 @@ public:
     static tcp_stream connect(std::string_view host_port, std::error_code& ec, deadline d = {});
     static tcp_stream connect(std::string_view host_port, deadline d = {});
 
-    // Reads what is there, at least one byte; 0 means the peer closed its side.
-    std::size_t read(void* data, std::size_t size, std::error_code& ec, deadline d = {});
-    std::size_t read(void* data, std::size_t size, deadline d = {});
-    // Reads exactly size bytes; net_errc::eof if the peer closes first
-    // (the return value says how many arrived).
-    std::size_t read_exact(void* data, std::size_t size, std::error_code& ec, deadline d = {});
-    std::size_t read_exact(void* data, std::size_t size, deadline d = {});
-    // Writes what the kernel takes now (at least one byte).
-    std::size_t write(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
-    std::size_t write(const void* data, std::size_t size, deadline d = {});
-    // Writes all of it; on error the return value says how much went out.
-    std::size_t write_all(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
-    std::size_t write_all(const void* data, std::size_t size, deadline d = {});
-
     // Scatter/gather: one readv/writev once the socket is ready; like read/write
     // they move at least one byte. writev_all loops until everything went out.
     std::size_t readv(std::span<const mutable_buffer> bufs, std::error_code& ec, deadline d = {});
@@ -67,8 +57,6 @@ public:
     std::size_t writev_all(std::span<const const_buffer> bufs, std::error_code& ec, deadline d = {});
     std::size_t writev_all(std::span<const const_buffer> bufs, deadline d = {});
 
-    void shutdown_write(std::error_code& ec) noexcept;  // half-close: the peer reads EOF
-    void shutdown_write();
     void set_nodelay(bool on, std::error_code& ec) noexcept;
     void set_nodelay(bool on);
     void set_keepalive(bool on, std::error_code& ec) noexcept;
@@ -81,15 +69,9 @@ public:
     // (address::unmapped()); empty when not open.
     address local_address() const;
     address peer_address() const;
-
-    bool is_open() const noexcept { return fd_ >= 0; }
-    int native_handle() const noexcept { return fd_; }
-    void close() noexcept;
-    int release() noexcept { return fd_.take(); }
-
-private:
-    detail::fd_slot fd_;
 };
+
+static_assert(stream<tcp_stream>);
 
 struct listen_options {
     int backlog = 1024;

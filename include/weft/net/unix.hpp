@@ -15,55 +15,35 @@
 #include <string_view>
 #include <system_error>
 
+#include "weft/detail/basic_stream.hpp"
 #include "weft/detail/fd_slot.hpp"
 #include "weft/deadline.hpp"
 #include "weft/net/error.hpp"
+#include "weft/net/stream.hpp"
 
 namespace weft::net {
 
 // A connected Unix-domain stream socket. Move-only; the destructor closes it.
 // Closing a stream wakes any fiber blocked on it with bad_file_descriptor.
-class unix_stream {
+// The byte-stream calls (read, read_exact, write, write_all, shutdown_write,
+// shutdown, close, ...) are tcp_stream's, from detail::basic_stream; it
+// models weft::net::stream (weft/net/stream.hpp).
+class unix_stream : public detail::basic_stream<unix_stream> {
 public:
     unix_stream() noexcept = default;
-    explicit unix_stream(int fd) noexcept : fd_(fd) {}  // adopts a registered, non-blocking fd
-    unix_stream(unix_stream&& o) noexcept : fd_(o.release()) {}
-    unix_stream& operator=(unix_stream&& o) noexcept;
-    unix_stream(const unix_stream&) = delete;
-    unix_stream& operator=(const unix_stream&) = delete;
-    ~unix_stream() { close(); }
+    explicit unix_stream(int fd) noexcept : basic_stream(fd) {}  // adopts a registered, non-blocking fd
+    unix_stream(unix_stream&&) noexcept = default;
+    unix_stream& operator=(unix_stream&&) noexcept = default;
+    ~unix_stream() = default;
 
     // no_such_file_or_directory: nothing at path; connection_refused: a
     // socket file nobody listens on. When the listener's backlog is full the
     // call waits, retrying with a short back-off, until the deadline.
     static unix_stream connect(std::string_view path, std::error_code& ec, deadline d = {});
     static unix_stream connect(std::string_view path, deadline d = {});
-
-    // Reads what is there, at least one byte; 0 means the peer closed its side.
-    std::size_t read(void* data, std::size_t size, std::error_code& ec, deadline d = {});
-    std::size_t read(void* data, std::size_t size, deadline d = {});
-    // Reads exactly size bytes; net_errc::eof if the peer closes first
-    // (the return value says how many arrived).
-    std::size_t read_exact(void* data, std::size_t size, std::error_code& ec, deadline d = {});
-    std::size_t read_exact(void* data, std::size_t size, deadline d = {});
-    // Writes what the kernel takes now (at least one byte).
-    std::size_t write(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
-    std::size_t write(const void* data, std::size_t size, deadline d = {});
-    // Writes all of it; on error the return value says how much went out.
-    std::size_t write_all(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
-    std::size_t write_all(const void* data, std::size_t size, deadline d = {});
-
-    void shutdown_write(std::error_code& ec) noexcept;  // half-close: the peer reads EOF
-    void shutdown_write();
-
-    bool is_open() const noexcept { return fd_ >= 0; }
-    int native_handle() const noexcept { return fd_; }
-    void close() noexcept;
-    int release() noexcept { return fd_.take(); }
-
-private:
-    detail::fd_slot fd_;
 };
+
+static_assert(stream<unix_stream>);
 
 struct unix_listen_options {
     int backlog = 1024;

@@ -1,0 +1,65 @@
+// The byte-stream members tcp_stream and unix_stream share: one descriptor,
+// and read, read_exact, write, write_all, shutdown and close over it, in an
+// error_code form and a throwing form. Derived names the socket type, so a
+// throwing call says which one failed ("weft::net::tcp_stream::read: ...").
+#pragma once
+
+#include <cstddef>
+#include <system_error>
+
+#include "weft/deadline.hpp"
+#include "weft/detail/fd_slot.hpp"
+
+namespace weft::detail {
+
+// Defined in src/net/basic_stream.cpp for each socket stream type.
+template <class Derived>
+class basic_stream {
+public:
+    // Reads what is there, at least one byte; 0 means the peer closed its side.
+    std::size_t read(void* data, std::size_t size, std::error_code& ec, deadline d = {});
+    std::size_t read(void* data, std::size_t size, deadline d = {});
+    // Reads exactly size bytes; net_errc::eof if the peer closes first
+    // (the return value says how many arrived).
+    std::size_t read_exact(void* data, std::size_t size, std::error_code& ec, deadline d = {});
+    std::size_t read_exact(void* data, std::size_t size, deadline d = {});
+    // Writes what the kernel takes now (at least one byte).
+    std::size_t write(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
+    std::size_t write(const void* data, std::size_t size, deadline d = {});
+    // Writes all of it; on error the return value says how much went out.
+    std::size_t write_all(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
+    std::size_t write_all(const void* data, std::size_t size, deadline d = {});
+
+    void shutdown_write(std::error_code& ec) noexcept;  // half-close: the peer reads EOF
+    void shutdown_write();
+    // The weft::net::stream spelling of shutdown_write: a socket's half-close
+    // never waits, so the deadline only matters to streams that must tell
+    // the peer first (tls_stream); a pending cancel or a passed deadline
+    // still fail it, as they fail every call that takes one.
+    void shutdown(std::error_code& ec, deadline d = {});
+    void shutdown(deadline d = {});
+
+    bool is_open() const noexcept { return fd_ >= 0; }
+    int native_handle() const noexcept { return fd_; }
+    void close() noexcept;
+    int release() noexcept { return fd_.take(); }
+
+protected:
+    basic_stream() noexcept = default;
+    explicit basic_stream(int fd) noexcept : fd_(fd) {}
+    basic_stream(basic_stream&& o) noexcept : fd_(o.release()) {}
+    basic_stream& operator=(basic_stream&& o) noexcept {
+        if (this != &o) {
+            close();
+            fd_ = o.release();
+        }
+        return *this;
+    }
+    basic_stream(const basic_stream&) = delete;
+    basic_stream& operator=(const basic_stream&) = delete;
+    ~basic_stream() { close(); }
+
+    fd_slot fd_;
+};
+
+}  // namespace weft::detail
