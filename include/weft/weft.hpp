@@ -27,3 +27,4 @@
 #include "weft/task_group.hpp"
 #include "weft/this_fiber.hpp"
 #include "weft/thread.hpp"
+#include "weft/timer.hpp"

@@ -166,7 +166,7 @@ void worker::cancel_any(fiber* f) noexcept {
 void worker::interrupt_any(fiber* f) noexcept {
     if (f->join_state.load(std::memory_order_acquire) == join_done) return;
     worker* o = f->owner.load(std::memory_order_seq_cst);
-    if (o == this_worker) o->cancel(f);
+    if (o == this_worker) o->interrupt(f);
     else o->post(remote_kind::cancel, f, 0);
 }
 
