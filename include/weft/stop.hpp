@@ -12,10 +12,11 @@ namespace weft {
 // std::jthread's or weft::jfiber's, from any thread) makes the current
 // blocking call of this fiber or thread and every later one inside the scope
 // fail with std::errc::operation_canceled: sleeps, socket I/O and DNS, the
-// sync primitives' cancelable waits, channels and select, offload, join of
-// a task_group's children excepted (as with fiber_handle::cancel()). It is
-// the same path as fiber_handle::cancel(), with one difference: it ends with
-// the scope, so code after the scope blocks normally again.
+// sync primitives' timed and failable waits, channels and select, timers,
+// offload. Waits that have no way to fail (mutex::lock, join) are not ended,
+// as with fiber_handle::cancel(). It is the same path as cancel(), with one
+// difference: it ends with the scope, so code after the scope blocks
+// normally again.
 //
 //   void worker_loop(std::stop_token st) {
 //       weft::stop_scope scope{st};
