@@ -47,6 +47,11 @@ public:
     static constexpr deadline none() noexcept { return deadline(); }
     constexpr bool is_none() const noexcept { return ns_ == INT64_MAX; }
     constexpr std::int64_t steady_ns() const noexcept { return ns_; }
+    // As a steady_clock time point (none: the clock's maximum).
+    std::chrono::steady_clock::time_point steady_time() const noexcept {
+        return std::chrono::steady_clock::time_point(
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(ns_)));
+    }
 
 private:
     std::int64_t ns_ = INT64_MAX;
@@ -56,6 +61,18 @@ private:
 // with std::errc::timed_out once the deadline passes. Nested scopes take the
 // earliest deadline. Fatal outside a fiber.
 //   weft::deadline_scope s{200ms};
+//
+// Inheritance: a fiber spawned by a fiber starts with the spawner's
+// effective deadline (its earliest enclosing scope at the spawn) as if a
+// deadline_scope enclosed the child's whole function; the child's own
+// scopes can only make it earlier. Reason: a child usually does part of the
+// spawner's work (a fan-out under one request's deadline, a task_group), and
+// work done for a call that gave up is wasted. Opt out per spawn with
+// spawn_options{.inherit_deadline = false} for fibers that outlive the
+// request that started them; weft::thread never inherits (std::thread has
+// no such notion). Fibers started from a plain thread or a worker's own
+// stack have no deadline. A deadline is a time point: the child's ends at
+// the same moment, however long after the spawn it starts.
 class deadline_scope {
 public:
     explicit deadline_scope(std::chrono::steady_clock::time_point until);

@@ -31,6 +31,12 @@ struct spawn_options {
     // be moved by an idle worker at any yield(): only for code that keeps no
     // thread-local state across yields.
     bool migratable = false;
+    // A fiber spawned by a fiber starts inside the spawner's effective
+    // deadline (its earliest enclosing deadline_scope, see deadline.hpp):
+    // work started on behalf of a call with a deadline should not outlive
+    // it. False: the child starts with no deadline (a server's long-lived
+    // helper spawned from inside a request, say).
+    bool inherit_deadline = true;
 };
 
 namespace detail {

@@ -72,7 +72,10 @@ public:
              args_ = std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)]() mutable noexcept {
                 std::apply(std::move(fn), std::move(args_));
             },
-            spawn_options{detail::thread_stack_size.load(std::memory_order_relaxed), "thread"});
+            // A std::thread inherits no deadline from its creator: neither does this one.
+            spawn_options{.stack_size = detail::thread_stack_size.load(std::memory_order_relaxed),
+                          .name = "thread",
+                          .inherit_deadline = false});
     }
 
     thread(thread&&) noexcept = default;

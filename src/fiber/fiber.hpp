@@ -120,6 +120,10 @@ struct fiber {
     wake_reason wake = wake_reason::none;
     bool cancelable_wait = false;  // the current park may be ended by cancel()
     std::atomic<bool> cancel_requested{false};  // set from any thread
+    // Enclosing stop_scopes (weft/stop.hpp) whose stop was requested: while
+    // nonzero, blocking calls fail as if canceled. Unlike cancel_requested it
+    // goes back down when those scopes end.
+    std::atomic<unsigned> stops{0};
     std::int64_t scope_deadline = no_deadline;  // earliest enclosing deadline_scope
     // Numbers waits other threads may end, so late wakes are dropped.
     std::atomic<std::uint64_t> wait_seq{0};
@@ -129,6 +133,12 @@ struct fiber {
     context_annotations annot;
     char name[32] = {};
 };
+
+// Whether f's blocking calls must fail with operation_canceled now: it was
+// canceled, or a stop_scope it is in was stopped.
+inline bool fiber_canceled(const fiber* f) noexcept {
+    return f->cancel_requested.load(std::memory_order_seq_cst) || f->stops.load(std::memory_order_seq_cst) != 0;
+}
 
 // Only the fiber's own worker writes wait_seq (others just compare it), so
 // this needs no locked instruction.

@@ -10,6 +10,7 @@
 #include "sched/wait.hpp"
 #include "sched/worker.hpp"
 #include "weft/fiber.hpp"
+#include "weft/jfiber.hpp"
 
 namespace weft {
 namespace detail {
@@ -39,6 +40,10 @@ void fiber_join(fiber* f) {
     std::exception_ptr error = std::move(f->error);
     worker::free_fiber(f);
     if (error) std::rethrow_exception(error);
+}
+
+void jfiber_uncaught(std::exception_ptr e) noexcept {
+    fatal("weft: uncaught exception in a jfiber joined by its destructor: %s", exception_message(e).c_str());
 }
 
 void fiber_detach(fiber* f) noexcept {

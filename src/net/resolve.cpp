@@ -1,8 +1,6 @@
 // resolve(): getaddrinfo on the offload pool, waited for under a deadline.
-// weft::offload cannot be waited on with a deadline (its wait is not
-// cancelable), so a helper fiber makes the offload call and hands the result
-// over through a weft::promise; the caller waits on the future, and a deadline
-// or cancel ends only that wait.
+// weft::offload's own deadline and cancellation release the caller; a lookup
+// already running finishes on its pool thread with strings of its own.
 #include "weft/net/resolve.hpp"
 
 #include <netdb.h>
@@ -11,16 +9,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <exception>
-#include <optional>
 #include <string>
 #include <utility>
 
 #include "net/host_port.hpp"
 #include "net/io.hpp"
-#include "weft/fiber.hpp"
 #include "weft/offload.hpp"
-#include "weft/sync/future.hpp"
 #include "weft/this_fiber.hpp"
 
 namespace weft::net {
@@ -63,36 +57,13 @@ outcome lookup(const std::string& h, const std::string& s) {
 // The lookup on the offload pool, waited for until deadline_ns (already
 // narrowed by the fiber's deadline_scope) or a cancel.
 outcome lookup_on_pool(std::string h, std::string s, std::int64_t deadline_ns, std::error_code& ec) {
-    weft::promise<outcome> done;
-    weft::future<outcome> result = done.get_future();
-    // The helper owns the strings and the promise: the caller may be gone by
-    // the time the lookup ends. What it cannot hand over dies with the state.
+    const auto until = std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(deadline_ns)));
     try {
-        weft::spawn(
-            [done = std::move(done), h = std::move(h), s = std::move(s)]() mutable {
-                try {
-                    done.set_value(weft::offload([&] { return lookup(h, s); }));
-                } catch (...) {
-                    done.set_exception(std::current_exception());
-                }
-            },
-            {.name = "weft.resolve"})
-            .detach();
-    } catch (const std::system_error& e) {  // no memory for the helper fiber
-        ec = e.code();
-        return {};
-    }
-    {
-        std::optional<weft::deadline_scope> limit;
-        if (deadline_ns != INT64_MAX)
-            limit.emplace(std::chrono::steady_clock::time_point(
-                std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(deadline_ns))));
-        result.wait(ec);  // timed_out / operation_canceled, or ready
-    }
-    if (ec) return {};
-    try {
-        return result.get();
-    } catch (const std::system_error& e) {  // the offload pool could not start
+        // The call owns the strings: an abandoned lookup may outlive us.
+        return weft::offload([h = std::move(h), s = std::move(s)] { return lookup(h, s); },
+                             deadline_ns == INT64_MAX ? deadline::none() : deadline(until));
+    } catch (const std::system_error& e) {  // timed_out, operation_canceled, or no pool
         ec = e.code();
         return {};
     }

@@ -78,17 +78,22 @@ void task_group::wait_shielded() noexcept {
     detail::worker* w = detail::worker::current();
     detail::fiber* self = (w && w->on_fiber()) ? w->running() : nullptr;
     bool was_canceled = false;
+    unsigned stops = 0;  // stopped stop_scopes: each one's end takes its count back
     std::int64_t scope = detail::no_deadline;
     if (self) {
         scope = std::exchange(self->scope_deadline, detail::no_deadline);
     }
     while (children_.count() > 0) {
-        if (self) was_canceled |= self->cancel_requested.exchange(false);
+        if (self) {
+            was_canceled |= self->cancel_requested.exchange(false);
+            stops += self->stops.exchange(0);
+        }
         std::error_code ec;
         children_.wait(ec);
     }
     if (self) {
         self->scope_deadline = scope;
+        if (stops) self->stops.fetch_add(stops);
         if (was_canceled) self->cancel_requested.store(true);
     }
 }

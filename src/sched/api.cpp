@@ -46,6 +46,8 @@ fiber* fiber_allocate(worker_group* group, const spawn_options& opts, std::size_
         f->foreign_stack = true;
     }
     f->pinned = group && opts.worker >= 0;
+    // The child's outermost deadline_scope is the spawner's earliest one (deadline.hpp).
+    if (opts.inherit_deadline && cur && cur->on_fiber()) f->scope_deadline = cur->running()->scope_deadline;
     *fn_storage = f->fn_storage;
     return f;
 }

@@ -1,6 +1,8 @@
 // The offload pool: a few plain threads that run blocking functions for
 // fibers and end their waits (sched/wait.hpp) when done. Its queue is
 // bounded: a fiber submitting to a full queue parks until a slot frees.
+// A caller may give up on a job (deadline, cancel); the job is shared with
+// the pool by a reference count, so the pool runs or skips it safely.
 #include <atomic>
 #include <deque>
 #include <memory>
@@ -24,18 +26,6 @@ offload_options config;  // guarded by config_mu until the pool starts
 // Test hook: the index of the pool thread whose start fails, or -1.
 std::atomic<int> fail_thread_at{-1};
 
-struct job {
-    void (*fn)(void*) noexcept;
-    void* ctx;
-    waiter* done;  // the submitting fiber's wait, ended when fn returns
-};
-
-// Ends a wait that has no deadline and no cancel: the claim always succeeds.
-void notify(waiter* w) noexcept {
-    wake_target t;
-    if (claim(*w, t)) deliver(t);
-}
-
 class offload_pool;
 // Set once the pool has started every thread; never reset.
 std::atomic<offload_pool*> the_pool{nullptr};
@@ -57,7 +47,7 @@ public:
         return *p;
     }
     // Queues j, or returns false and lists `waiting` to be woken when a slot frees.
-    bool try_submit(const job& j, waiter* waiting) {
+    bool try_submit(offload_job* j, waiter* waiting) {
         {
             std::lock_guard<os_mutex> lock(mu_);
             if (jobs_.size() >= capacity_) {
@@ -68,6 +58,11 @@ public:
         }
         cv_.notify_one();
         return true;
+    }
+    // A submitter waiting for room gave up (deadline, cancel): unlist it.
+    void forget_submitter(waiter* w) {
+        std::lock_guard<os_mutex> lock(mu_);
+        submitters_.remove(w);
     }
 
     // Pool threads waiting for a job, with none queued: they cannot wake any
@@ -107,8 +102,9 @@ private:
     }
     void run() {
         for (;;) {
-            job j;
-            waiter* room = nullptr;
+            offload_job* j;
+            wake_target room{};
+            bool has_room = false;
             {
                 std::unique_lock<os_mutex> lock(mu_);
                 ++idle_;
@@ -117,54 +113,145 @@ private:
                 if (quit_) return;  // only a pool that failed to start, before any job
                 j = jobs_.front();
                 jobs_.pop_front();
-                if (!submitters_.empty()) {
-                    room = submitters_.front();
-                    submitters_.pop_front();
-                }
+                // The first submitter still waiting (not timed out) retries,
+                // FIFO among them.
+                has_room = claim_front(submitters_, room);
             }
-            if (room) notify(room);  // it retries, FIFO among waiters
-            j.fn(j.ctx);
-            notify(j.done);
+            if (has_room) deliver(room);
+            j->lock.lock();
+            const bool abandoned = j->abandoned;
+            j->lock.unlock();
+            if (!abandoned) j->run(j);  // one that gave up before it started is not run
+            finish(j);
         }
+    }
+    // The job is over: wake its caller if it still waits, and let go of it.
+    // The pool's reference is dropped before the wake-up, so a woken caller
+    // owns the job alone; one that gave up may leave the last drop to us.
+    static void finish(offload_job* j) noexcept {
+        wake_target t{};
+        j->lock.lock();
+        waiter* w = std::exchange(j->caller, nullptr);
+        const bool wake = w && claim(*w, t);
+        j->lock.unlock();
+        const bool last = j->refs.fetch_sub(1, std::memory_order_acq_rel) == 1;
+        if (wake) deliver(t);
+        if (last) j->destroy(j);
     }
     const std::size_t capacity_;
     os_mutex mu_;
     os_condvar cv_;
-    std::deque<job> jobs_;
-    std::deque<waiter*> submitters_;  // fibers waiting for room in a full queue
+    std::deque<offload_job*> jobs_;
+    wait_list submitters_;  // fibers waiting for room in a full queue
     unsigned idle_ = 0;               // guarded by mu_
     bool quit_ = false;               // guarded by mu_
     std::vector<std::thread> threads_;  // until every one has started
 };
 }  // namespace
 
-void offload_run(void (*fn)(void*) noexcept, void* ctx) {
-    worker* w = worker::current();
-    if (!w || !w->on_fiber()) {
-        fn(ctx);  // no fiber to park: run it here
-        return;
+namespace {
+std::error_code to_error(wait_outcome r) noexcept {
+    return std::make_error_code(r == wait_outcome::canceled ? std::errc::operation_canceled : std::errc::timed_out);
+}
+
+// The pool never got the job: drop its reference here.
+void pool_never_had(offload_job* job) noexcept { job->refs.fetch_sub(1, std::memory_order_relaxed); }
+
+// Queues job and waits for it. cancelable: the deadline, the deadline_scope
+// and cancellation end the wait (and abandon the job); otherwise only the
+// pool does. A full queue lists the same kind of wait for room instead
+// (backpressure); then the submitter tries again.
+std::error_code submit_and_wait(worker* w, offload_job* job, std::int64_t deadline_ns, bool cancelable) {
+    offload_pool& pool = offload_pool::get();  // throws std::system_error
+    for (;;) {
+        waiter wt;
+        std::int64_t d = deadline_ns;
+        if (const wait_outcome pre = prepare_wait(wt, d, cancelable); pre != wait_outcome::waiting) {
+            pool_never_had(job);
+            return to_error(pre);
+        }
+        arm(wt, wait_reason::offload);
+        job->caller = &wt;  // not yet visible to the pool
+        const bool queued = pool.try_submit(job, &wt);
+        if (!queued) {
+            job->caller = nullptr;
+            w->running()->waiting_on = wait_reason::offload_queue;
+        }
+        const wait_outcome r = block(wt, d, cancelable);
+        if (r == wait_outcome::notified) {
+            if (queued) return {};
+            continue;  // room in the queue: try again
+        }
+        if (!queued) {
+            pool.forget_submitter(&wt);
+            pool_never_had(job);
+            return to_error(r);
+        }
+        // Gave up on a queued job: the pool no longer wakes us, and skips it
+        // if it has not started. finish() may hold the lock right now: once
+        // we have it, nothing of ours is touched any more.
+        job->lock.lock();
+        job->caller = nullptr;
+        job->abandoned = true;
+        job->lock.unlock();
+        return to_error(r);
     }
+}
+
+// The calling fiber's worker when the job can be waited for there; null
+// when it must run on the calling thread (no fiber, or no reactor to be
+// woken through: block this worker rather than fail).
+worker* parking_worker() noexcept {
+    worker* w = worker::current();
+    if (!w || !w->on_fiber()) return nullptr;
     try {
         w->ensure_reactor();
     } catch (const std::system_error&) {
-        fn(ctx);  // no reactor to be woken through: block this worker rather than fail
+        return nullptr;
+    }
+    return w;
+}
+}  // namespace
+
+void offload_run(void (*fn)(void*) noexcept, void* ctx) {
+    worker* w = parking_worker();
+    if (!w) {
+        fn(ctx);  // no fiber to park: run it here
         return;
     }
-    offload_pool& pool = offload_pool::get();
-    for (;;) {
-        // Not cancelable, no deadline: only the pool ends this wait. A full
-        // queue lists the same wait for room instead (backpressure); then the
-        // submitter tries again.
-        waiter wt;
-        std::int64_t d = no_deadline;
-        prepare_wait(wt, d, /*cancelable=*/false, /*honour_scope=*/false);
-        arm(wt, wait_reason::offload);
-        const bool queued = pool.try_submit(job{fn, ctx, &wt}, &wt);
-        if (!queued) w->running()->waiting_on = wait_reason::offload_queue;
-        block(wt, no_deadline, /*cancelable=*/false);
-        if (queued) return;
+    // The caller's frame holds the job and the pool cannot be asked to stop:
+    // a wait only the pool ends, so the job outlives nothing it uses.
+    struct frame_job : offload_job {
+        void (*fn)(void*) noexcept;
+        void* ctx;
+    } job;
+    job.fn = fn;
+    job.ctx = ctx;
+    job.run = [](offload_job* j) noexcept {
+        auto* f = static_cast<frame_job*>(j);
+        f->fn(f->ctx);
+    };
+    submit_and_wait(w, &job, no_deadline, /*cancelable=*/false);
+}
+
+std::error_code offload_wait(offload_job* job, std::int64_t deadline_ns) {
+    worker* w = parking_worker();
+    if (!w) {
+        pool_never_had(job);
+        if (deadline_ns != no_deadline && deadline_ns <= steady_now_ns())
+            return std::make_error_code(std::errc::timed_out);
+        job->run(job);  // outside a fiber: here, as before there was a pool
+        return {};
+    }
+    try {
+        return submit_and_wait(w, job, deadline_ns, /*cancelable=*/true);
+    } catch (...) {
+        pool_never_had(job);  // the pool could not start
+        throw;
     }
 }
+
+void offload_throw(std::error_code ec) { throw std::system_error(ec, "weft::offload"); }
 
 unsigned offload_idle_threads() noexcept {
     offload_pool* p = the_pool.load(std::memory_order_acquire);

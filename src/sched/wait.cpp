@@ -44,9 +44,11 @@ wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool cancelable,
     worker* wk = worker::current();
     if (wk && wk->on_fiber()) {
         const fiber* self = wk->running();
-        if (cancelable && self->cancel_requested) return wait_outcome::canceled;
+        if (cancelable && fiber_canceled(self)) return wait_outcome::canceled;
         if (honour_scope && self->scope_deadline < deadline_ns) deadline_ns = self->scope_deadline;
         wk->ensure_reactor();
+    } else if (cancelable && this_thread_stop().stops.load(std::memory_order_seq_cst) != 0) {
+        return wait_outcome::canceled;  // a plain thread in a stopped stop_scope
     }
     if (deadline_ns != no_deadline && deadline_ns <= steady_now_ns()) return wait_outcome::timed_out;
     return wait_outcome::waiting;
@@ -67,6 +69,9 @@ namespace {
 constexpr auto waiting_v = static_cast<std::uint32_t>(wait_outcome::waiting);
 constexpr auto notified_v = static_cast<std::uint32_t>(wait_outcome::notified);
 constexpr auto delivering_v = static_cast<std::uint32_t>(wait_outcome::delivering);
+constexpr auto canceled_v = static_cast<std::uint32_t>(wait_outcome::canceled);
+
+thread_local thread_stop_state thread_stop;
 
 // A notifier on another thread is between claim and the end of deliver:
 // a few instructions and one wake-up. Wait it out.
@@ -118,17 +123,58 @@ wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcep
         else bump_wait_seq(w.f);  // any wake still in flight for this wait is now stale
         return result;
     }
+    // A thread inside a stop_scope: publish the wait, so that a stop (from
+    // any thread) can end it (interrupt_thread), then look at the count.
+    thread_stop_state* ts = nullptr;
+    if (cancelable && thread_stop.scopes != 0) {
+        ts = &thread_stop;
+        ts->lock.lock();
+        ts->current = &w;
+        ts->lock.unlock();
+    }
+    wait_outcome result;
     for (;;) {
         const std::uint32_t st = w.state.load(std::memory_order_acquire);
-        if (st == notified_v) return wait_outcome::notified;
+        if (st == notified_v) {
+            result = wait_outcome::notified;
+            break;
+        }
+        if (st == canceled_v) {  // interrupt_thread claimed it
+            result = wait_outcome::canceled;
+            break;
+        }
         if (st == delivering_v) {
             futex_wait(w.state, delivering_v);  // deliver wakes us
             continue;
         }
-        if (deadline_ns != no_deadline && deadline_ns <= steady_now_ns())
-            return end_by_self(w, wait_outcome::timed_out);
+        if (ts && ts->stops.load(std::memory_order_seq_cst) != 0) {  // stopped before we published
+            result = end_by_self(w, wait_outcome::canceled);
+            break;
+        }
+        if (deadline_ns != no_deadline && deadline_ns <= steady_now_ns()) {
+            result = end_by_self(w, wait_outcome::timed_out);
+            break;
+        }
         futex_wait(w.state, waiting_v, deadline_ns);
     }
+    if (ts) {
+        // After this no stop touches w.
+        ts->lock.lock();
+        ts->current = nullptr;
+        ts->lock.unlock();
+    }
+    return result;
+}
+
+thread_stop_state& this_thread_stop() noexcept { return thread_stop; }
+
+void interrupt_thread(thread_stop_state& ts) noexcept {
+    ts.lock.lock();
+    if (waiter* w = ts.current) {
+        std::uint32_t expected = waiting_v;
+        if (w->state.compare_exchange_strong(expected, canceled_v, std::memory_order_acq_rel)) futex_wake(w->state);
+    }
+    ts.lock.unlock();
 }
 
 bool disarm(waiter& w) noexcept {

@@ -44,6 +44,20 @@ struct waiter {
     void* item = nullptr;  // what a primitive hands over with the notification (channels)
 };
 
+// A plain thread's stop_scopes (weft/stop.hpp): a stopped scope makes the
+// thread's cancelable waits fail with canceled, as a fiber's cancel does.
+// A fiber keeps the same count in fiber::stops and is woken by its worker.
+struct thread_stop_state {
+    std::atomic<unsigned> stops{0};  // stopped scopes still open on the thread
+    unsigned scopes = 0;             // open scopes; the thread's own
+    spinlock lock;
+    waiter* current = nullptr;       // the cancelable wait in progress, guarded by lock
+};
+thread_stop_state& this_thread_stop() noexcept;
+// Any thread, after raising ts.stops: ends the thread's current cancelable
+// wait as canceled.
+void interrupt_thread(thread_stop_state& ts) noexcept;
+
 // What a notifier needs to wake a waiter, copied out before claiming it:
 // once claimed, a waiter may return and its memory vanish at any moment.
 struct wake_target {
@@ -71,8 +85,9 @@ inline wait_outcome prepare_wait(waiter& w, std::int64_t& deadline_ns, bool canc
 void arm(waiter& w, wait_reason why, bool remote = true) noexcept;
 
 // Blocks until w is notified, the deadline passes, or (if cancelable) the
-// fiber is canceled. On timed_out / canceled the caller removes w from its
-// list under its lock. A thread outside weft blocks on a futex.
+// fiber is canceled or a stop_scope around the wait is stopped. On
+// timed_out / canceled the caller removes w from its list under its lock.
+// A thread outside weft blocks on a futex.
 wait_outcome block(waiter& w, std::int64_t deadline_ns, bool cancelable) noexcept;
 
 // Under the primitive's lock, after unlinking w: claims it for notification.

@@ -316,7 +316,7 @@ wake_reason worker::park_until(std::int64_t deadline_ns, bool cancelable) {
 
 std::error_code worker::begin_blocking(std::int64_t& deadline_ns) const noexcept {
     const fiber* self = current_;
-    if (self->cancel_requested) return std::make_error_code(std::errc::operation_canceled);
+    if (fiber_canceled(self)) return std::make_error_code(std::errc::operation_canceled);
     if (self->scope_deadline < deadline_ns) deadline_ns = self->scope_deadline;
     if (deadline_ns != no_deadline && deadline_ns <= steady_now_ns())
         return std::make_error_code(std::errc::timed_out);
@@ -325,7 +325,12 @@ std::error_code worker::begin_blocking(std::int64_t& deadline_ns) const noexcept
 
 void worker::cancel(fiber* f) noexcept {
     f->cancel_requested.store(true, std::memory_order_seq_cst);
-    if (f->cancelable_wait) wake(f, wake_reason::canceled);
+    interrupt(f);
+}
+
+void worker::interrupt(fiber* f) noexcept {
+    // Checked again here: a stop_scope may have ended since it asked.
+    if (f->cancelable_wait && fiber_canceled(f)) wake(f, wake_reason::canceled);
 }
 
 std::error_code worker::sleep_until(std::int64_t deadline_ns) {

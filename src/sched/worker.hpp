@@ -121,6 +121,9 @@ public:
     // canceled or past.
     std::error_code begin_blocking(std::int64_t& deadline_ns) const noexcept;
     void cancel(fiber* f) noexcept;  // f runs on this worker; this thread
+    // Ends f's current park as canceled if it may be (cancelable_wait) and
+    // fiber_canceled(f) still holds; f runs on this worker; this thread.
+    void interrupt(fiber* f) noexcept;
     // Sleeps until the deadline; timed_out if an enclosing deadline_scope ends
     // first, operation_canceled on cancel().
     std::error_code sleep_until(std::int64_t deadline_ns);
@@ -146,6 +149,9 @@ public:
     // Any thread: makes f's current and later blocking calls fail with
     // operation_canceled. f must not have been freed.
     static void cancel_any(fiber* f) noexcept;
+    // Any thread: ends f's current cancelable park if fiber_canceled(f)
+    // (a stop_scope was stopped: the caller raised f->stops first).
+    static void interrupt_any(fiber* f) noexcept;
 
     // Runs on the thread's own stack: until every fiber has finished
     // (weft::run), or until the group stops (a runtime's worker).

@@ -94,9 +94,7 @@ void worker::drain_remote() noexcept {
                 case remote_kind::cancel:
                     // A fiber that moved meanwhile sees cancel_requested at
                     // its next blocking call on its new worker.
-                    if (f->owner.load(std::memory_order_relaxed) == this && f->cancelable_wait &&
-                        f->cancel_requested.load(std::memory_order_relaxed))
-                        wake(f, wake_reason::canceled);
+                    if (f->owner.load(std::memory_order_relaxed) == this) interrupt(f);
                     break;
                 case remote_kind::release: to_release_.push_back(f); break;
             }
@@ -159,12 +157,16 @@ void worker::free_fiber(fiber* f) noexcept {
 }
 
 void worker::cancel_any(fiber* f) noexcept {
-    // seq_cst with the owner load below: if this reads an owner the fiber
-    // has left, its new worker's next begin_blocking sees the flag.
+    // seq_cst with the owner load in interrupt_any: if that reads an owner
+    // the fiber has left, its new worker's next begin_blocking sees the flag.
     f->cancel_requested.store(true, std::memory_order_seq_cst);
+    interrupt_any(f);
+}
+
+void worker::interrupt_any(fiber* f) noexcept {
     if (f->join_state.load(std::memory_order_acquire) == join_done) return;
     worker* o = f->owner.load(std::memory_order_seq_cst);
-    if (o == this_worker) o->cancel(f);
+    if (o == this_worker) o->interrupt(f);
     else o->post(remote_kind::cancel, f, 0);
 }
 

@@ -379,4 +379,8 @@ chan_result chan_run(chan_op* ops, std::size_t n, std::int64_t deadline_ns, bool
 
 void chan_throw(std::error_code ec, const char* what) { throw std::system_error(ec, what); }
 
+std::int64_t chan_now_ns() noexcept { return steady_now_ns(); }
+
+std::uint64_t chan_random() noexcept { return next_random(); }
+
 }  // namespace weft::detail

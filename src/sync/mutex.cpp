@@ -85,23 +85,36 @@ void condition_variable::notify_all() noexcept {
 }
 
 std::cv_status condition_variable::wait_until_ns(std::unique_lock<mutex>& lk, std::int64_t deadline_ns) {
+    // Not cancelable (no error path), but a deadline_scope ends it as a timeout.
+    return wait_ns(lk, deadline_ns, false) == wake::notified ? std::cv_status::no_timeout : std::cv_status::timeout;
+}
+
+condition_variable::wake condition_variable::wait_ns(std::unique_lock<mutex>& lk, std::int64_t deadline_ns,
+                                                     bool cancelable) {
     detail::waiter w;
     std::int64_t d = deadline_ns;
-    // Not cancelable (no error path), but a deadline_scope ends it as a timeout.
-    if (detail::prepare_wait(w, d, false, true) != wait_outcome::waiting) return std::cv_status::timeout;
+    switch (detail::prepare_wait(w, d, cancelable, true)) {
+        case wait_outcome::waiting: break;
+        case wait_outcome::canceled: return wake::canceled;
+        default: return wake::timeout;
+    }
     guard_.lock();
     detail::arm(w, detail::wait_reason::condition_variable);
     waiters_.push_back(&w);
     guard_.unlock();
     lk.unlock();
-    const wait_outcome r = detail::block(w, d, false);
+    const wait_outcome r = detail::block(w, d, cancelable);
     if (r != wait_outcome::notified) {
         guard_.lock();
         waiters_.remove(&w);
         guard_.unlock();
     }
     lk.lock();
-    return r == wait_outcome::notified ? std::cv_status::no_timeout : std::cv_status::timeout;
+    switch (r) {
+        case wait_outcome::notified: return wake::notified;
+        case wait_outcome::canceled: return wake::canceled;
+        default: return wake::timeout;
+    }
 }
 
 }  // namespace weft

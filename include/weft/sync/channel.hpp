@@ -195,6 +195,10 @@ struct chan_result {
 chan_result chan_run(chan_op* ops, std::size_t n, std::int64_t deadline_ns, bool blocking);
 
 [[noreturn]] void chan_throw(std::error_code ec, const char* what);
+// For select over timers (weft/timer.hpp): the steady clock the waits use, and
+// the random numbers that pick among ready cases.
+std::int64_t chan_now_ns() noexcept;
+std::uint64_t chan_random() noexcept;
 
 struct chan_access;
 

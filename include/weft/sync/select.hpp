@@ -27,6 +27,9 @@
 //                           (a duration from now or a steady time point).
 //   default_case(fn)        fires at once when nothing is ready: a select that
 //                           never parks.
+//   recv_case(timer, fn), recv_case(ticker, fn), recv_case(weft::after(d), fn)
+//                           (weft/timer.hpp) ready when the timer has fired or a
+//                           tick is due; any number of them, with the other cases.
 // fn may be omitted for timeout_case and default_case. At most one
 // timeout_case or default_case per select.
 //
@@ -69,7 +72,7 @@ struct select_noop {
     void operator()() const noexcept {}
 };
 
-enum class select_kind { recv, send, timeout, fallback };
+enum class select_kind { recv, send, timeout, fallback, timer };
 
 template <class T, class F>
 class select_recv {
@@ -167,7 +170,11 @@ template <class C>
 inline constexpr bool is_channel_case = C::kind == select_kind::recv || C::kind == select_kind::send;
 
 template <class... Cases>
+int select_run_timers(std::error_code& ec, Cases&... cases);
+
+template <class... Cases>
 int select_run(std::error_code& ec, Cases&... cases) {
+    if constexpr (((Cases::kind == select_kind::timer) || ...)) return select_run_timers(ec, cases...);
     constexpr std::size_t n_chan = (std::size_t{is_channel_case<Cases>} + ... + std::size_t{0});
     constexpr std::size_t n_timeout = (std::size_t{Cases::kind == select_kind::timeout} + ... + std::size_t{0});
     constexpr std::size_t n_default = (std::size_t{Cases::kind == select_kind::fallback} + ... + std::size_t{0});
@@ -219,6 +226,130 @@ int select_run(std::error_code& ec, Cases&... cases) {
         (fire(cases), ...);
     }
     if (fire_ec) {
+        ec = fire_ec;
+        return -1;
+    }
+    ec.clear();
+    return fired;
+}
+
+// Calls the callback of the case at argument position `fired`.
+template <class... Cases>
+std::error_code select_fire(int fired, const chan_result& r, Cases&... cases) {
+    std::error_code fire_ec;
+    int i = 0;
+    auto fire = [&](auto& c) {
+        if (i++ == fired) fire_ec = c.fire(r);
+    };
+    (fire(cases), ...);
+    return fire_ec;
+}
+
+// select with timer cases. A timer is not a channel: nothing hands a value
+// over, so the select itself looks at each timer's due time, parks until the
+// earliest of them (or the timeout) and, on its channels, also on each
+// timer's kick channel, which a reset or stop closes. Then it looks again.
+template <class... Cases>
+int select_run_timers(std::error_code& ec, Cases&... cases) {
+    constexpr std::size_t n_chan = (std::size_t{is_channel_case<Cases>} + ... + std::size_t{0});
+    constexpr std::size_t n_timer = (std::size_t{Cases::kind == select_kind::timer} + ... + std::size_t{0});
+    constexpr std::size_t n_timeout = (std::size_t{Cases::kind == select_kind::timeout} + ... + std::size_t{0});
+    constexpr std::size_t n_default = (std::size_t{Cases::kind == select_kind::fallback} + ... + std::size_t{0});
+    static_assert(n_timeout + n_default <= 1, "weft::select: at most one timeout_case or default_case");
+
+    chan_op ops[n_chan + n_timer];  // the channel cases, then each timer's kick
+    int case_of[n_chan + n_timer] = {};
+    std::int64_t due[n_timer] = {};
+    int timeout_index = -1;
+    int default_index = -1;
+    std::int64_t timeout_ns = INT64_MAX;
+    {
+        std::size_t k = 0;
+        int i = 0;
+        auto add = [&](auto& c) {
+            using C = std::remove_reference_t<decltype(c)>;
+            if constexpr (is_channel_case<C>) {
+                c.setup(ops[k]);
+                case_of[k++] = i;
+            } else if constexpr (C::kind == select_kind::timeout) {
+                timeout_index = i;
+                timeout_ns = c.deadline_ns();
+            } else if constexpr (C::kind == select_kind::fallback) {
+                default_index = i;
+            }
+            ++i;
+        };
+        (add(cases), ...);
+    }
+    // Takes the fired timer (or tick) of the timer case numbered `want`.
+    auto take = [&](std::size_t want) {
+        bool taken = false;
+        std::size_t t = 0;
+        auto one = [&](auto& c) {
+            using C = std::remove_reference_t<decltype(c)>;
+            if constexpr (C::kind == select_kind::timer) {
+                if (t++ == want) taken = c.take();
+            }
+        };
+        (one(cases), ...);
+        return taken;
+    };
+
+    int fired = -1;
+    chan_result r;
+    while (fired < 0) {
+        std::int64_t deadline_ns = timeout_ns;
+        {
+            std::size_t t = 0;
+            int i = 0;
+            auto arm = [&](auto& c) {
+                using C = std::remove_reference_t<decltype(c)>;
+                if constexpr (C::kind == select_kind::timer) {
+                    due[t] = c.arm(ops[n_chan + t]);
+                    case_of[n_chan + t] = i;
+                    if (due[t] < deadline_ns) deadline_ns = due[t];
+                    ++t;
+                }
+                ++i;
+            };
+            (arm(cases), ...);
+        }
+        const std::int64_t now = chan_now_ns();
+        std::size_t n_due = 0;
+        for (std::size_t t = 0; t < n_timer; ++t) n_due += due[t] <= now;
+        if (n_due > 0) {
+            // Due timers and ready channels are equally likely to win.
+            if (n_chan > 0 && chan_random() % (n_chan + n_due) < n_chan) {
+                r = chan_run(ops, n_chan, INT64_MAX, /*blocking=*/false);
+                if (r.ok()) {
+                    fired = case_of[r.index];
+                    break;
+                }
+            }
+            const std::size_t start = static_cast<std::size_t>(chan_random() % n_timer);
+            for (std::size_t j = 0; j < n_timer && fired < 0; ++j) {
+                const std::size_t t = (start + j) % n_timer;
+                if (due[t] <= now && take(t)) fired = case_of[n_chan + t];
+            }
+            r = chan_result{};
+            continue;  // none left to take (another waiter was faster): look again
+        }
+        r = chan_run(ops, n_chan + n_timer, deadline_ns, default_index < 0);
+        if (r.ok()) {
+            if (static_cast<std::size_t>(r.index) < n_chan) fired = case_of[r.index];
+            continue;  // else a kick: a timer changed, look again
+        }
+        if (r.err == std::errc::operation_would_block && default_index >= 0) {
+            fired = default_index;
+        } else if (r.err == std::errc::timed_out && r.own_deadline) {
+            // A timer fell due (looked at above), or the timeout passed.
+            if (timeout_index >= 0 && chan_now_ns() >= timeout_ns) fired = timeout_index;
+        } else {
+            ec = std::make_error_code(r.err);  // a deadline_scope ended first, or the fiber was canceled
+            return -1;
+        }
+    }
+    if (std::error_code fire_ec = select_fire(fired, r, cases...)) {
         ec = fire_ec;
         return -1;
     }
