@@ -24,8 +24,9 @@ struct runtime_options {
     std::chrono::microseconds idle_spin{20};
     // Opt-in watchdog: a worker that stays this long inside one fiber (a long
     // computation, a call that blocks the thread) is reported once per stall
-    // on stderr: "weft: worker 1 stalled for 2000 ms in fiber 'name' #id".
-    // Idle workers are never reported. 0: $WEFT_STALL_REPORT_MS if set, else off.
+    // on stderr: "weft: worker 1 stalled for 2000 ms in fiber 'name' #id
+    // (computing)" and the fiber's backtrace (README, "Debugging").
+    // Idle workers are never reported. 0: $WEFT_STALL_MS if set, else off.
     std::chrono::milliseconds stall_report{0};
     reactor_backend reactor = reactor_backend::automatic;  // see reactor_backend
 };

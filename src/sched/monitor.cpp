@@ -37,6 +37,7 @@
 
 #include "platform/clock.hpp"
 #include "platform/os_lock.hpp"
+#include "sched/thread_sample.hpp"
 #include "sched/worker.hpp"
 #include "weft/debug.hpp"
 
@@ -146,7 +147,10 @@ __attribute__((no_sanitize("thread"))) void check(worker* w, unsigned index, std
         std::snprintf(line, sizeof line, "weft: worker %u stalled for %lld ms in fiber '%s' #%llu", index,
                       static_cast<long long>((now - st.since) / 1'000'000), name,
                       static_cast<unsigned long long>(id));
-        report(line);
+        // Computing or in a system call, and where: sampled while it still stalls.
+        std::string backtrace;
+        std::string text = line + describe_thread(w->thread_id(), backtrace) + backtrace;
+        report(text.c_str());
         return;
     }
     if (st.reported) {
@@ -187,6 +191,7 @@ __attribute__((no_sanitize("thread"))) void check(worker* w, unsigned index, std
 }
 
 void add(entry e) {
+    if (e.stall_ns > 0) prepare_thread_sampling();
     registry& r = reg();
     std::lock_guard<os_mutex> lock(r.mu);
     if (e.group) e.number = r.next_number++;
@@ -302,7 +307,8 @@ void dump_process(std::ostream& os) {
 unsigned helper_threads() noexcept { return helpers.load(std::memory_order_relaxed); }
 
 std::int64_t stall_report_from_env() noexcept {
-    const char* env = std::getenv("WEFT_STALL_REPORT_MS");
+    const char* env = std::getenv("WEFT_STALL_MS");
+    if (!env || !*env) env = std::getenv("WEFT_STALL_REPORT_MS");  // the older name
     if (!env || !*env) return 0;
     char* end = nullptr;
     const long long ms = std::strtoll(env, &end, 10);

@@ -28,7 +28,7 @@ void dump_process(std::ostream& os);
 // that might.
 unsigned helper_threads() noexcept;
 
-// $WEFT_STALL_REPORT_MS in nanoseconds, or 0 when unset or not a positive number.
+// $WEFT_STALL_MS (or the older $WEFT_STALL_REPORT_MS) in nanoseconds, or 0 when unset or not a positive number.
 std::int64_t stall_report_from_env() noexcept;
 
 // Tests: stall reports go to `hook` (one line, no newline) instead of stderr.

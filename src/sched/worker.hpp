@@ -174,6 +174,7 @@ public:
     // stable only while the worker makes no pass; the main context means idle.
     const fiber* running_unsynchronized() const noexcept;
     bool is_main_context(const fiber* f) const noexcept { return f == &main_; }
+    int thread_id() const noexcept { return debug_tid_; }  // the kernel's id of the worker's thread
 
 private:
     static void fiber_entry(void* from);

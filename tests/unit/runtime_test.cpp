@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <string>
@@ -387,7 +390,7 @@ TEST(RuntimeDeathTest, RunFromInsideTheRuntimeIsFatal) {
 
 }  // namespace
 
-// The stall report (runtime_options::stall_report, $WEFT_STALL_REPORT_MS):
+// The stall report (runtime_options::stall_report, $WEFT_STALL_MS):
 // a worker stuck in one fiber is reported once, an idle one never. The
 // stuck fibers run until the report arrives (bounded generously), so no
 // test depends on how fast the monitor looks.
@@ -422,6 +425,15 @@ std::size_t count_containing(const std::vector<std::string>& lines, std::string_
         std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(what) != l.npos; }));
 }
 
+// A loop with no call in it: a sample taken while it runs lands in it.
+__attribute__((noinline)) void spin_in_a_named_function() {
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    for (unsigned i = 1;; ++i) {
+        if (stall_reported.load(std::memory_order_relaxed)) return;
+        if (i % (1u << 20) == 0 && std::chrono::steady_clock::now() >= give_up) return;
+    }
+}
+
 void compute_until_reported() {
     const auto give_up = std::chrono::steady_clock::now() + 60s;
     volatile unsigned sink = 0;
@@ -444,6 +456,57 @@ TEST(StallReportTest, AWorkerComputingInOneFiberIsReportedOnce) {
     EXPECT_EQ(count_containing(lines, "worker 0 stalled"), 0u) << ::testing::PrintToString(lines);  // it waited in join
 }
 
+TEST(StallReportTest, TheReportSaysComputingAndWhere) {
+    stall_capture cap;
+    weft::runtime rt{{.workers = 1, .stall_report = 20ms}};
+    rt.run([] {
+        auto h = weft::spawn(spin_in_a_named_function, {.name = "spinner"});
+        h.join();
+    });
+    ASSERT_TRUE(stall_reported.load());
+    const auto lines = cap.lines();
+    ASSERT_EQ(count_containing(lines, " in fiber 'spinner' #"), 1u) << ::testing::PrintToString(lines);
+    std::string report;
+    for (const auto& l : lines)
+        if (l.find(" stalled for ") != l.npos) report = l;
+    EXPECT_NE(report.find(" (computing)"), std::string::npos) << report;
+    EXPECT_NE(report.find("\n      #0 0x"), std::string::npos) << report;
+#ifdef WEFT_TEST_HAVE_LIBDW
+    EXPECT_NE(report.find("spin_in_a_named_function"), std::string::npos) << report;
+#endif
+}
+
+// A system call the kernel restarts after a signal handler: sampled (the
+// call is not disturbed: it still returns its byte).
+TEST(StallReportTest, ABlockingSystemCallIsNamedAndNotDisturbed) {
+    stall_capture cap;
+    int p[2];
+    ASSERT_EQ(::pipe(p), 0);
+    std::thread writer([&] {
+        const auto give_up = std::chrono::steady_clock::now() + 60s;
+        while (!stall_reported.load() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+        EXPECT_EQ(::write(p[1], "x", 1), 1);
+    });
+    long got = -2;
+    int err = 0;
+    weft::runtime rt{{.workers = 1, .stall_report = 20ms}};
+    rt.run([&] {
+        char c = 0;
+        got = ::syscall(SYS_read, p[0], &c, 1);  // the worker's thread sleeps in read
+        err = errno;
+    });
+    writer.join();
+    ::close(p[0]);
+    ::close(p[1]);
+    EXPECT_EQ(got, 1) << std::strerror(err);
+    ASSERT_TRUE(stall_reported.load());
+    std::string report;
+    for (const auto& l : cap.lines())
+        if (l.find(" stalled for ") != l.npos) report = l;
+    EXPECT_NE(report.find(" (blocked in read)"), std::string::npos) << report;
+    EXPECT_NE(report.find("\n      #0 0x"), std::string::npos) << report;
+}
+
 TEST(StallReportTest, ACallThatBlocksTheThreadIsReported) {
     stall_capture cap;
     weft::runtime rt{{.workers = 1, .stall_report = 20ms}};
@@ -456,16 +519,17 @@ TEST(StallReportTest, ACallThatBlocksTheThreadIsReported) {
     ASSERT_TRUE(stall_reported.load());
     EXPECT_EQ(count_containing(cap.lines(), "weft: worker 0 stalled for "), 1u);
     EXPECT_EQ(count_containing(cap.lines(), " in fiber 'main' #"), cap.lines().size());
+    EXPECT_EQ(count_containing(cap.lines(), "nanosleep)"), 1u) << ::testing::PrintToString(cap.lines());
 }
 
 TEST(StallReportTest, WeftRunReadsTheEnvironment) {
     stall_capture cap;
-    ::setenv("WEFT_STALL_REPORT_MS", "20", 1);
+    ::setenv("WEFT_STALL_MS", "20", 1);
     weft::run([] {
         auto h = weft::spawn(compute_until_reported, {.name = "env-cruncher"});
         h.join();
     });
-    ::unsetenv("WEFT_STALL_REPORT_MS");
+    ::unsetenv("WEFT_STALL_MS");
     ASSERT_TRUE(stall_reported.load());
     EXPECT_EQ(count_containing(cap.lines(), "weft: worker 0 stalled for "), 1u);
     EXPECT_GE(count_containing(cap.lines(), "'env-cruncher'"), 1u);
