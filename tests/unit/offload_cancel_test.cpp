@@ -38,18 +38,20 @@ TEST(OffloadCancel, CancelReleasesTheCallerAndTheJobFinishesWithItsState) {
     weft::run([] {
         auto gate = std::make_shared<std::atomic<bool>>(false);
         std::weak_ptr<std::atomic<bool>> watch = gate;
-        std::atomic<bool> finished{false};
+        std::atomic<bool> finished{false}, running{false};
         std::error_code ec;
         auto h = weft::spawn([&, gate = std::move(gate)]() mutable {
             ec = code_of([&] {
-                weft::offload([gate = std::move(gate), &finished] {
+                weft::offload([gate = std::move(gate), &finished, &running] {
+                    running = true;
                     for (int i = 0; i < 10000 && !*gate; ++i) std::this_thread::sleep_for(1ms);
                     finished = true;
                     return std::make_unique<int>(1);  // discarded on the pool thread
                 });
             });
         });
-        weft::this_fiber::sleep_for(1ms);
+        await([&] { return running.load(); });  // a job canceled before it starts never runs
+        ASSERT_TRUE(running.load());
         h.cancel();
         h.join();  // released while the job still runs
         EXPECT_EQ(ec, std::errc::operation_canceled);
