@@ -10,6 +10,9 @@
 #include <climits>
 
 #include "net/io.hpp"
+#ifdef WEFT_HAVE_URING
+#include "reactor/uring_reactor.hpp"
+#endif
 #include "weft/net/error.hpp"
 #include "weft/this_fiber.hpp"
 
@@ -50,10 +53,62 @@ bool accept_out_of_fds(int err) {
 }
 }  // namespace
 
+// On a fiber of an io_uring worker, a receive or send goes into the ring
+// (uring_reactor::socket_op) instead of a try that may end in EAGAIN.
+// Returns the bytes moved, -1 with ec, or not_taken: the caller's readiness
+// path runs (another backend, a deadline already passed or a cancel pending,
+// which that path reports or completes by its own rule, a full ring, or
+// requests on fd in another worker's ring).
+namespace {
+constexpr long not_taken = -2;
+
+#ifndef WEFT_HAVE_URING
+long ring_io(int, bool, void*, std::size_t, deadline, std::error_code&) { return not_taken; }
+#else
+long ring_io(int fd, bool send, void* data, std::size_t size, deadline d, std::error_code& ec) {
+    if (fd < 0 || size == 0 || !current_fiber_worker()) return not_taken;
+    reactor* r;
+    try {
+        r = fiber_reactor();
+    } catch (const std::system_error&) {
+        return not_taken;
+    }
+    uring_reactor* ring = r->as_uring();
+    if (!ring) return not_taken;
+    std::int64_t dl = d.steady_ns();
+    if (begin_socket_call(dl)) return not_taken;
+    if (!fd_ring_begin(fd, r)) return not_taken;
+    constexpr std::size_t max_op = 1u << 30;  // an SQE's length is 32 bits
+    wait_outcome ended;
+    const int res = ring->socket_op(send ? uring_reactor::socket_opcode::send : uring_reactor::socket_opcode::recv,
+                                    fd, data, static_cast<unsigned>(size < max_op ? size : max_op), dl, ended);
+    const bool closed = fd_ring_end(fd);
+    if (res >= 0) {
+        ec.clear();  // what moved is the caller's, even if the wait was ended early
+        return res;
+    }
+    if (res == uring_reactor::no_sqe) {
+        if (!closed) return not_taken;
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+    } else if (closed || res == -EBADF) {
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+    } else if (ended == wait_outcome::canceled) {
+        ec = std::make_error_code(std::errc::operation_canceled);
+    } else if (ended == wait_outcome::timed_out) {
+        ec = std::make_error_code(std::errc::timed_out);
+    } else {
+        ec = std::error_code(-res, std::generic_category());
+    }
+    return -1;
+}
+#endif
+}  // namespace
+
 namespace stream_ops {
 
 std::size_t read(int fd, void* data, std::size_t size, std::error_code& ec, deadline d) {
     if (!size_ok(size, ec)) return 0;
+    if (const long n = ring_io(fd, false, data, size, d, ec); n != not_taken) return n < 0 ? 0 : static_cast<std::size_t>(n);
     const long n = io_retry(fd, false, d.steady_ns(), ec, [&] { return ::recv(fd, data, size, 0); });
     return n < 0 ? 0 : static_cast<std::size_t>(n);
 }
@@ -80,6 +135,8 @@ std::size_t write(int fd, const void* data, std::size_t size, std::error_code& e
         ec.clear();
         return 0;
     }
+    if (const long n = ring_io(fd, true, const_cast<void*>(data), size, d, ec); n != not_taken)
+        return n < 0 ? 0 : static_cast<std::size_t>(n);
     // MSG_NOSIGNAL: a peer that went away is an error code, not a SIGPIPE.
     const long n = io_retry(fd, true, d.steady_ns(), ec, [&] { return ::send(fd, data, size, MSG_NOSIGNAL); });
     return n < 0 ? 0 : static_cast<std::size_t>(n);

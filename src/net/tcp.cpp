@@ -64,11 +64,7 @@ int open_socket(int family, int type, std::error_code& ec) {
     return register_fd(fd, ec) ? fd : -1;
 }
 
-void close_fd(int fd) noexcept {
-    if (fd < 0) return;
-    fd_detach(fd);
-    ::close(fd);
-}
+void close_fd(int fd) noexcept { fd_close(fd); }
 
 }  // namespace weft::detail
 

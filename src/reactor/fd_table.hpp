@@ -44,6 +44,12 @@ struct fd_entry {
     // attempt and finds it changed does not park, so no event is lost
     // between an EAGAIN and the park.
     std::atomic<std::uint32_t> ready_seq[2] = {};
+    // Socket I/O in flight in an io_uring (net's ring path), all in `ring`:
+    // a close while there is any is deferred to the end of the last one, so
+    // the kernel's requests never outlive the file or see its number reused.
+    std::uint32_t ring_ops = 0;
+    reactor* ring = nullptr;
+    bool close_deferred = false;
 
     // ---- the hooks' part: atomics, read and written by any thread ----
     std::atomic<std::uint32_t> flags{0};           // fd_flag bits

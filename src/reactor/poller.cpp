@@ -1,6 +1,9 @@
 // The poller (see poller.hpp) and the pool of reactor backends.
 #include "reactor/poller.hpp"
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <fcntl.h>
 
 #include <new>
@@ -162,6 +165,56 @@ void fd_detach(int fd) noexcept {
     if (!e->open && !e->registered && e->nwaiters == 0) return;
     e->open = false;
     close_locked(fd, *e);
+}
+
+void fd_close(int fd) noexcept {
+    if (fd < 0) return;
+    if (fd_entry* e = fd_table::find(fd)) {
+        reactor* ring = nullptr;
+        {
+            std::lock_guard<spinlock> lock(e->lock);
+            if (e->open || e->registered || e->nwaiters != 0) {
+                e->open = false;
+                close_locked(fd, *e);
+            }
+            if (e->ring_ops > 0) {
+                e->close_deferred = true;
+                ring = e->ring;
+            }
+        }
+        if (ring) {
+            ring->cancel_io(fd);
+            return;
+        }
+    }
+    ::syscall(SYS_close, fd);  // not ::close: with weft::hook linked, that would detach again
+}
+
+bool fd_ring_begin(int fd, reactor* r) noexcept {
+    fd_entry* e = fd_table::find(fd);
+    if (!e) return false;
+    std::lock_guard<spinlock> lock(e->lock);
+    if (!e->open || (e->ring && e->ring != r)) return false;
+    ++e->ring_ops;
+    e->ring = r;
+    return true;
+}
+
+bool fd_ring_end(int fd) noexcept {
+    fd_entry* e = fd_table::find(fd);
+    if (!e) return true;
+    bool close_now = false, closed;
+    {
+        std::lock_guard<spinlock> lock(e->lock);
+        closed = !e->open;
+        if (--e->ring_ops == 0) {
+            e->ring = nullptr;
+            close_now = e->close_deferred;
+            e->close_deferred = false;
+        }
+    }
+    if (close_now) ::syscall(SYS_close, fd);
+    return closed;
 }
 
 std::error_code fd_wait(int fd, bool write, std::uint32_t ticket, std::int64_t deadline_ns, wait_reason why) {

@@ -55,6 +55,19 @@ std::error_code fd_wait(int fd, bool write, std::uint32_t ticket, std::int64_t d
 // forgets its registration; the caller then closes fd. Any thread.
 void fd_detach(int fd) noexcept;
 
+// Closes fd through weft: fd_detach, then close(2) — or, while io_uring
+// requests of the ring path are in flight on fd, cancels them and leaves the
+// close to the end of the last one (fd_ring_end). Any thread.
+void fd_close(int fd) noexcept;
+
+// Around a request of the calling fiber on fd in its worker's ring `r`: false
+// (nothing counted) when fd is not open, or has requests in flight in another
+// ring; the caller then waits for readiness instead.
+bool fd_ring_begin(int fd, reactor* r) noexcept;
+// After the request's completion: true when fd was closed meanwhile (and the
+// close deferred to here is now done).
+bool fd_ring_end(int fd) noexcept;
+
 // The worker holding `from` feeds its backend's events here.
 void fd_dispatch(const io_event* events, std::size_t n) noexcept;
 

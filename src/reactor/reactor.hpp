@@ -54,10 +54,17 @@ struct io_event {
     bool error;  // error or hang-up: wakes both directions, the retried call reports it
 };
 
+class uring_reactor;
+
 class reactor {
 public:
     virtual ~reactor() = default;
     virtual const char* name() const noexcept = 0;
+    // The io_uring backend, which can also carry I/O itself; nullptr for the others.
+    virtual uring_reactor* as_uring() noexcept { return nullptr; }
+    // Cancels every request the backend itself carries for fd (io_uring's
+    // socket I/O); their completions follow. Any thread.
+    virtual void cancel_io(int) noexcept {}
 
     virtual std::error_code add(io_token token) noexcept = 0;
     virtual void remove(int fd) noexcept = 0;

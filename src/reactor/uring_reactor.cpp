@@ -7,9 +7,9 @@
 // again at the next poll, which reports whatever is ready by then.
 //
 // user_data: the low two bits say what a CQE is.
-//   file:   a ring_op* (a parked fiber's file call; aligned, so the bits are 0)
+//   file:   a ring_op* (a parked fiber's file or socket call; aligned, so the bits are 0)
 //   poll:   (registration << 32) | (fd << 2) | 1
-//   ignore: 2 (POLL_REMOVE results)
+//   ignore: 2 (POLL_REMOVE and ASYNC_CANCEL results)
 //   wake:   3 (the eventfd read)
 #include "reactor/uring_reactor.hpp"
 
@@ -53,6 +53,7 @@ std::uint64_t wake_sink[1];
 struct alignas(8) ring_op {
     waiter* w;
     int res;
+    bool done;  // the CQE came (socket_op: it may have to outwait a cancel)
 };
 }  // namespace
 
@@ -227,6 +228,16 @@ std::size_t uring_reactor::poll(std::int64_t timeout_ns, io_event* out, std::siz
         {
             std::lock_guard<spinlock> lock(lock_);
             submit_changes();
+            for (std::size_t i = 0; i < cancels_.size(); ++i) {
+                io_uring_sqe* sqe = next_sqe();
+                if (!sqe) {  // cannot happen after a submit; the rest next time
+                    cancels_.erase(cancels_.begin(), cancels_.begin() + static_cast<std::ptrdiff_t>(i));
+                    break;
+                }
+                io_uring_prep_cancel_fd(sqe, cancels_[i], IORING_ASYNC_CANCEL_ALL);
+                io_uring_sqe_set_data64(sqe, tag_ignore);
+                if (i + 1 == cancels_.size()) cancels_.clear();
+            }
             if (!wake_armed_) {
                 if (io_uring_sqe* sqe = next_sqe()) {
                     io_uring_prep_read(sqe, wakefd_, wake_sink, sizeof wake_sink, 0);
@@ -268,7 +279,10 @@ std::size_t uring_reactor::poll(std::int64_t timeout_ns, io_event* out, std::siz
                     if (ndone == max_done) break;  // the rest next time
                     auto* op = reinterpret_cast<ring_op*>(static_cast<std::uintptr_t>(data));
                     op->res = cqe->res;
-                    if (claim(*op->w, done[ndone])) ++ndone;  // no deadline, no cancel: always claimed
+                    op->done = true;
+                    // Always claimed: a file call has no deadline, and a socket
+                    // call that gave up waits on a second waiter (socket_op).
+                    if (claim(*op->w, done[ndone])) ++ndone;
                 } else if (tag == tag_wake) {
                     wake_armed_ = false;
                     woke = true;
@@ -329,7 +343,7 @@ int uring_reactor::file_op(file_opcode op, int fd, void* data, unsigned size, st
     waiter w;
     std::int64_t d = no_deadline;
     prepare_wait(w, d, /*cancelable=*/false, /*honour_scope=*/false);  // not cancelable: the kernel has our buffer
-    ring_op o{&w, 0};
+    ring_op o{&w, 0, false};
     {
         std::lock_guard<spinlock> lock(lock_);
         io_uring_sqe* sqe = next_sqe();
@@ -346,6 +360,61 @@ int uring_reactor::file_op(file_opcode op, int fd, void* data, unsigned size, st
     waiters.fetch_add(1, std::memory_order_relaxed);  // the worker polls while this is out
     block(w, no_deadline, /*cancelable=*/false);
     return o.res;
+}
+
+int uring_reactor::socket_op(socket_opcode op, int fd, void* data, unsigned size, std::int64_t deadline_ns,
+                             wait_outcome& ended) {
+    ended = wait_outcome::waiting;
+    waiter w;
+    std::int64_t d = deadline_ns;
+    if (prepare_wait(w, d, /*cancelable=*/true) != wait_outcome::waiting) return no_sqe;  // the caller's own path says why
+    ring_op o{&w, 0, false};
+    const wait_reason why = op == socket_opcode::recv ? wait_reason::fd_read : wait_reason::fd_write;
+    {
+        std::lock_guard<spinlock> lock(lock_);
+        io_uring_sqe* sqe = next_sqe();
+        if (!sqe) return no_sqe;
+        if (op == socket_opcode::recv) {
+            io_uring_prep_recv(sqe, fd, data, size, 0);
+        } else {
+            io_uring_prep_send(sqe, fd, data, size, MSG_NOSIGNAL);
+        }
+        io_uring_sqe_set_data(sqe, &o);
+        arm(w, why);
+        w.f->wait_fd = fd;
+    }
+    waiters.fetch_add(1, std::memory_order_relaxed);  // the worker polls while this is out
+    const wait_outcome r = block(w, d, /*cancelable=*/true);
+    if (r == wait_outcome::notified) return o.res;
+    ended = r;
+    if (!o.done) {
+        // The kernel still holds the buffer: take the request back, and wait
+        // (not cancelable) for its CQE, which says what it did meanwhile.
+        waiter w2;
+        std::int64_t none = no_deadline;
+        prepare_wait(w2, none, /*cancelable=*/false, /*honour_scope=*/false);
+        {
+            std::lock_guard<spinlock> lock(lock_);
+            arm(w2, why);
+            o.w = &w2;
+            if (io_uring_sqe* sqe = next_sqe()) {
+                io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(&o), 0);
+                io_uring_sqe_set_data64(sqe, tag_ignore);
+            }  // no room even after a submit: the request ends by itself (data, or a close's cancel)
+        }
+        block(w2, no_deadline, /*cancelable=*/false);
+    }
+    return o.res;
+}
+
+void uring_reactor::cancel_io(int fd) noexcept {
+    std::lock_guard<spinlock> lock(lock_);
+    try {
+        cancels_.push_back(fd);
+    } catch (const std::bad_alloc&) {
+        return;  // the requests end by themselves (data, or the peer's close)
+    }
+    if (in_wait_ || owner_.load(std::memory_order_relaxed) != std::this_thread::get_id()) wake();
 }
 
 // weft::fs's calls on a fiber of an io_uring worker (see fs/file_io.hpp).

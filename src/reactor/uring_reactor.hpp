@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "reactor/reactor.hpp"
+#include "sched/wait.hpp"
 #include "weft/detail/wait_queue.hpp"
 
 namespace weft::detail {
@@ -39,8 +40,24 @@ public:
     // collects the CQE; returns its res (bytes, or -errno). The SQE goes out
     // with the worker's next poll, batched with everything else it submits.
     enum class file_opcode : std::uint8_t { read, write, fsync };
-    static constexpr int no_sqe = -(1 << 30);  // file_op: no room in the ring, nothing done
+    static constexpr int no_sqe = -(1 << 30);  // file_op, socket_op: no room in the ring, nothing done
     int file_op(file_opcode op, int fd, void* data, unsigned size, std::uint64_t offset);
+
+    // A receive or send of the calling fiber on a socket as an SQE
+    // (IORING_OP_RECV / SEND, MSG_NOSIGNAL), submitted with the worker's next
+    // poll: no attempt that ends in EAGAIN, and one io_uring_enter for every
+    // request of a loop turn. Parks the fiber until the CQE, the steady
+    // deadline or cancel(). When the deadline or cancel comes first the
+    // request is canceled in the kernel and its CQE still awaited, so the
+    // buffer is the caller's again on return and bytes already moved are not
+    // lost: the result is then what the kernel did (bytes, or -ECANCELED),
+    // and `ended` says why the wait ended early (`waiting`: it did not).
+    enum class socket_opcode : std::uint8_t { recv, send };
+    int socket_op(socket_opcode op, int fd, void* data, unsigned size, std::int64_t deadline_ns,
+                  wait_outcome& ended);
+
+    uring_reactor* as_uring() noexcept override { return this; }
+    void cancel_io(int fd) noexcept override;
 
 private:
     // What one fd number is registered as. `want`: the current registration
@@ -69,6 +86,7 @@ private:
     spinlock lock_;  // guards everything below
     std::vector<slot> slots_;
     std::vector<int> dirty_;     // fds whose want differs from what was submitted
+    std::vector<int> cancels_;   // fds whose requests the next poll cancels
     std::uint32_t next_reg_ = 0;
     bool in_wait_ = false;       // the polling thread sleeps in the kernel: changes must wake it
 };

@@ -330,10 +330,12 @@ TEST(Tcp, StaleReadinessIsNotDeliveredAfterFdReuse) {
 
         std::error_code first_read, first_sleep;
         std::chrono::nanoseconds slept{};
+        bool first_woke = false;
         scoped_fiber first([&] {
             weft::deadline_scope g{kGuard};
             char b;
             a.server.read(&b, 1, first_read);
+            first_woke = true;
             // woken by the close; now sleep: a stale wake for fd A would cut this short
             const auto start = steady::now();
             weft::this_fiber::sleep_for(300ms, first_sleep);
@@ -341,7 +343,9 @@ TEST(Tcp, StaleReadinessIsNotDeliveredAfterFdReuse) {
         });
         weft::this_fiber::sleep_for(20ms);
         a.server.close();
-        weft::this_fiber::yield();
+        // Woken by the close: at once on epoll; on io_uring once the ring has
+        // canceled the read in the kernel (the worker's next poll).
+        for (int i = 0; i < 10000 && !first_woke; ++i) weft::this_fiber::yield();
         EXPECT_EQ(first_read, std::errc::bad_file_descriptor) << first_read.message();
 
         // a new socket takes the lowest free fd: A, if nothing else is free below it
