@@ -14,7 +14,7 @@
 #   --no-wait: do not wait (at most 10 s) for other processes to quiet down before each
 #   run, nor redo (once) a run during which they used over 20% of the machine.
 # Exits 1 when a build or a server fails to start, 3 when the load generator
-# sees a byte mismatch (or an HTTP check/wrk sees a wrong answer).
+# sees a byte mismatch (or an HTTP check, wrk or s_time sees a wrong answer).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
