@@ -532,7 +532,8 @@ for label, kind, server, target in spec:
     tgt = "-" if target is None else f">= {target:.2f}"
     if b is None:
         why = kind_note[kind] or missing_note.get(server) or "not run"
-        table.append((f"[{kind}] {label}", "n/a", "", "", "", "", "", "", "", tgt, "skipped: " + why))
+        table.append((f"[{kind}] {label}", "n/a", "", "", "", "", "", "", "", tgt,
+                      why if "skipped" in why else "skipped: " + why))
         continue
     r = b["rate"]
     vals = [x["rate"] for x in runs(kind, server)]
