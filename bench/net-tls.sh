@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # the globals come from run-net.sh
 # Sourced by bench/run-net.sh: the certificates of its TLS rows and the
 # handshake load (openssl s_time). Uses run-net.sh's tmp, seconds,
 # hs_clients, load_pin, begin_measure/end_measure, check_hello and record.

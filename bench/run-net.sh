@@ -347,7 +347,7 @@ run_weft_http_once() {  # REP [MODE]
 }
 
 run_nginx_once() {  # REP [MODE]
-  local mode=${2:-http} dir="$tmp/nginx" port pid listen tls=""
+  local mode=${2:-http} dir="$tmp/nginx" port pid listen tls_conf=""
   mkdir -p "$dir"
   port=$(free_port)
   listen="127.0.0.1:$port"
@@ -355,7 +355,7 @@ run_nginx_once() {  # REP [MODE]
     # No ssl_ciphers or ssl_ecdh_curve: OpenSSL's defaults, as weft's
     # tls_context takes them (both end up on TLSv1.3 with the same suite).
     listen="$listen ssl"
-    tls="ssl_certificate $tmp/tls/server.pem;
+    tls_conf="ssl_certificate $tmp/tls/server.pem;
         ssl_certificate_key $tmp/tls/server.key;
         ssl_protocols TLSv1.2 TLSv1.3;"
   fi
@@ -377,7 +377,7 @@ http {
     scgi_temp_path $dir/scgi;
     server {
         listen $listen;
-        $tls
+        $tls_conf
         location = / {
             default_type text/plain;
             return 200 "hello\n";
