@@ -2,15 +2,19 @@
 # Network load comparison: weft's echo server against a raw epoll server (the
 # limit), Boost.Asio and Go (GOMAXPROCS=1), all single-threaded, driven by the
 # closed-loop load generator bench/net/load_echo; then weft's examples/http_server
-# against nginx (one worker) under wrk. Prints one table.
-# Usage: bench/run-net.sh [--quick] [--reps N] [--no-install] [--no-wait]
-#   --quick: 1 s runs, 20 connections, 1 repetition.  Default: 5 s runs,
-#   100 connections x 64 bytes, wrk -t1 -c100 -d5s, 3 interleaved repetitions
-#   (the table shows the best run of each server).  --no-install: do not call scripts/install-deps.sh.
+# against nginx (one worker) under wrk; then both over TLS (the same
+# certificate, made here with the openssl CLI): HTTPS keep-alive under wrk,
+# and full handshakes per second (K concurrent `openssl s_time -new`, each
+# connection one handshake, one GET, one close). Prints one table.
+# Usage: bench/run-net.sh [--quick] [--reps N] [--only ROWS] [--no-install] [--no-wait]
+#   --quick: 1 s runs, 20 connections, 2 handshake clients, 1 repetition.  Default: 5 s runs,
+#   100 connections x 64 bytes, wrk -t1 -c100 -d5s, 4 handshake clients, 3 interleaved
+#   repetitions (the table shows the best run of each server).  --only ROWS: a comma list
+#   of echo, http, tls (default all).  --no-install: do not call scripts/install-deps.sh.
 #   --no-wait: do not wait (at most 10 s) for other processes to quiet down before each
 #   run, nor redo (once) a run during which they used over 20% of the machine.
 # Exits 1 when a build or a server fails to start, 3 when the load generator
-# sees a byte mismatch (or an HTTP check/wrk sees a wrong answer).
+# sees a byte mismatch (or an HTTP check, wrk or s_time sees a wrong answer).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +23,7 @@ quick=0
 reps=""
 install=1
 wait_quiet=1
+only=echo,http,tls
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -26,18 +31,22 @@ while [ $# -gt 0 ]; do
       [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "bench/run-net.sh: --reps needs a positive number" >&2; exit 2; } ;;
     --no-install) install=0 ;;
     --no-wait) wait_quiet=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --only) shift; only=${1:-}
+      [[ "$only" =~ ^(echo|http|tls)(,(echo|http|tls))*$ ]] ||
+        { echo "bench/run-net.sh: --only needs a comma list of echo, http, tls" >&2; exit 2; } ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bench/run-net.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
 done
 
 if [ "$quick" -eq 1 ]; then
-  seconds=1; warmup=0.2; conns=20; reps=${reps:-1}
+  seconds=1; warmup=0.2; conns=20; hs_clients=2; reps=${reps:-1}
 else
-  seconds=5; warmup=0.5; conns=100; reps=${reps:-3}
+  seconds=5; warmup=0.5; conns=100; hs_clients=4; reps=${reps:-3}
 fi
 size=64
+wanted() { [[ ",$only," == *",$1,"* ]]; }
 
 die() { echo "bench/run-net.sh: $*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -180,6 +189,17 @@ if kind == "echo":
     doc = json.loads(text.strip().splitlines()[-1])
     row.update(rate=doc["round_trips_per_s"], ops=doc["total_round_trips"], wall_s=doc["total_seconds"],
                p50_us=doc["p50_us"], p99_us=doc["p99_us"], load_cpu_s=doc.get("load_cpu_s"))
+elif kind == "handshake":
+    # Every s_time client's "N connections in T real seconds" (T counts whole
+    # seconds only), and the wall time of them all, measured around them.
+    ops = sum(int(n) for n in re.findall(r"(\d+) connections in \d+ real seconds", text))
+    wall = float(re.search(r"wall_s: ([\d.]+)", text).group(1))
+    row.update(rate=ops / wall if wall else 0.0, ops=ops, wall_s=wall, load_cpu_s=None)
+    if os.path.exists(timef):
+        try:
+            row["load_cpu_s"] = sum(float(x) for x in open(timef).read().split())
+        except ValueError:
+            pass
 else:
     m = re.search(r"(\d+) requests in ([\d.]+)(m?s)", text)
     row.update(rate=float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)), ops=int(m.group(1)),
@@ -247,11 +267,12 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-check_hello() {  # NAME PORT: GET / must answer 200 with the body "hello\n"
-  python3 - "$1" "$2" <<'EOF' || exit 3
-import sys, urllib.request
-name, port = sys.argv[1], sys.argv[2]
-with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+check_hello() {  # NAME PORT [https]: GET / must answer 200 with the body "hello\n"
+  python3 - "$1" "$2" "${3:-http}" "$tmp/tls/ca.pem" <<'EOF' || exit 3
+import ssl, sys, urllib.request
+name, port, scheme, ca = sys.argv[1:5]
+ctx = ssl.create_default_context(cafile=ca) if scheme == "https" else None  # the certificate must verify
+with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}/", timeout=5, context=ctx) as r:
     body = r.read()
     if r.status != 200 or body != b"hello\n":
         sys.exit(f"bench/run-net.sh: {name}: GET / answered {r.status} {body!r}, expected 200 b'hello\\n'")
@@ -268,13 +289,13 @@ wait_port() {  # PORT PID
   return 1
 }
 
-run_wrk() {  # NAME REP PID PORT
-  local name=$1 rep=$2 pid=$3 port=$4 rc=0 ticks timer=()
-  check_hello "$name" "$port"
+run_wrk() {  # NAME REP PID PORT [https]
+  local name=$1 rep=$2 pid=$3 port=$4 scheme=${5:-http} rc=0 ticks timer=()
+  check_hello "$name" "$port" "$scheme"
   rm -f "$tmp/wrk.time"
   [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "%U %S" -o "$tmp/wrk.time")
   begin_measure "$pid"
-  "${load_pin[@]}" "${timer[@]}" wrk -t1 -c"$conns" -d"${seconds}s" "http://127.0.0.1:$port/" \
+  "${load_pin[@]}" "${timer[@]}" wrk -t1 -c"$conns" -d"${seconds}s" "$scheme://127.0.0.1:$port/" \
     >"$tmp/$name.$rep.out" 2>&1 || rc=$?
   ticks=$(end_measure "$pid")
   if ! kill -0 "$pid" 2>/dev/null; then
@@ -288,35 +309,56 @@ run_wrk() {  # NAME REP PID PORT
     exit 3
   fi
   echo "  $name #$rep: $(grep -E 'Requests/sec' "$tmp/$name.$rep.out" | tr -s ' ')$(grep -E 'Socket errors' "$tmp/$name.$rep.out" | sed 's/^ */, /')"
-  record http "$name" "$rep" "$tmp/$name.$rep.out" "$ticks" "$tmp/wrk.time"
+  record "$scheme" "$name" "$rep" "$tmp/$name.$rep.out" "$ticks" "$tmp/wrk.time"
 }
 
-run_weft_http() {  # REP
-  run_weft_http_once "$1"
-  if noisy_last; then run_weft_http_once "$1"; fi
+# MODE: http (wrk), https (wrk over TLS) or handshake (s_time, a new TLS
+# connection per request).
+run_weft_http() {  # REP [MODE]
+  run_weft_http_once "$@"
+  if noisy_last; then run_weft_http_once "$@"; fi
 }
 
-run_nginx() {  # REP
-  run_nginx_once "$1"
-  if noisy_last; then run_nginx_once "$1"; fi
+run_nginx() {  # REP [MODE]
+  run_nginx_once "$@"
+  if noisy_last; then run_nginx_once "$@"; fi
 }
 
-run_weft_http_once() {  # REP
-  local pf="$tmp/http.port" pid
+# run_load NAME REP PID PORT MODE: the load of MODE against a started server.
+run_load() {
+  case "$5" in
+    http) run_wrk "$1" "$2" "$3" "$4" ;;
+    https) run_wrk "$1" "$2" "$3" "$4" https ;;
+    handshake) run_handshakes "$1" "$2" "$3" "$4" ;;
+  esac
+}
+
+run_weft_http_once() {  # REP [MODE]
+  local mode=${2:-http} pf="$tmp/http.port" pid tls=()
+  [ "$mode" = http ] || tls=(--tls-cert "$tmp/tls/server.pem" --tls-key "$tmp/tls/server.key")
   rm -f "$pf"
-  "${srv_pin[@]}" "$build/examples/http_server" 127.0.0.1:0 --port-file "$pf" >"$tmp/weft-http.log" 2>&1 &
+  "${srv_pin[@]}" "$build/examples/http_server" 127.0.0.1:0 --port-file "$pf" "${tls[@]}" >"$tmp/weft-http.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   for _ in $(seq 100); do [ -s "$pf" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   [ -s "$pf" ] || { cat "$tmp/weft-http.log" >&2; die "examples/http_server did not start"; }
-  run_wrk "weft http_server" "$1" "$pid" "$(tr -d '[:space:]' <"$pf")"
+  run_load "weft http_server" "$1" "$pid" "$(tr -d '[:space:]' <"$pf")" "$mode"
   stop_server "$pid"
 }
 
-run_nginx_once() {  # REP
-  local dir="$tmp/nginx" port pid
+run_nginx_once() {  # REP [MODE]
+  local mode=${2:-http} dir="$tmp/nginx" port pid listen tls_conf=""
   mkdir -p "$dir"
   port=$(free_port)
+  listen="127.0.0.1:$port"
+  if [ "$mode" != http ]; then
+    # No ssl_ciphers or ssl_ecdh_curve: OpenSSL's defaults, as weft's
+    # tls_context takes them (both end up on TLSv1.3 with the same suite).
+    listen="$listen ssl"
+    tls_conf="ssl_certificate $tmp/tls/server.pem;
+        ssl_certificate_key $tmp/tls/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;"
+  fi
   cat >"$dir/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -334,7 +376,8 @@ http {
     uwsgi_temp_path $dir/uwsgi;
     scgi_temp_path $dir/scgi;
     server {
-        listen 127.0.0.1:$port;
+        listen $listen;
+        $tls_conf
         location = / {
             default_type text/plain;
             return 200 "hello\n";
@@ -350,17 +393,23 @@ EOF
     cat "$dir/stdout.log" "$dir/error.log" >&2 2>/dev/null || true
     die "nginx did not start"
   fi
-  run_wrk "nginx (1 worker)" "$1" "$pid" "$port"
+  run_load "nginx (1 worker)" "$1" "$pid" "$port" "$mode"
   stop_server "$pid"
 }
+
+# ---- TLS: make_certs, negotiated, run_handshakes ------------------------------
+. "$(dirname "$0")/net-tls.sh"
 
 # ---- runs ----------------------------------------------------------------------
 echo "bench/run-net.sh: ${seconds}s runs (+${warmup}s warm-up), $conns connections x $size bytes," \
      "$reps repetition(s); $pin_note"
 
-echo_servers=("weft" "raw epoll")
-[ -x "$bin/asio_echo" ] && echo_servers+=("Boost.Asio")
-[ -n "$go_bin" ] && echo_servers+=("Go")
+echo_servers=()
+if wanted echo; then
+  echo_servers=("weft" "raw epoll")
+  [ -x "$bin/asio_echo" ] && echo_servers+=("Boost.Asio")
+  [ -n "$go_bin" ] && echo_servers+=("Go")
+fi
 
 for rep in $(seq "$reps"); do
   # Rotate the order each repetition so a slow phase of a shared machine spreads out.
@@ -376,12 +425,17 @@ for rep in $(seq "$reps"); do
   done
 done
 
+# Both servers of a row, in turns: the order flips each repetition.
+run_pair() {  # REP MODE
+  if [ $(($1 % 2)) -eq 1 ]; then run_weft_http "$1" "$2"; run_nginx "$1" "$2"
+  else run_nginx "$1" "$2"; run_weft_http "$1" "$2"; fi
+}
+
 http_note=""
-if [ -x "$build/examples/http_server" ] && have wrk && have nginx; then
-  for rep in $(seq "$reps"); do
-    if [ $((rep % 2)) -eq 1 ]; then run_weft_http "$rep"; run_nginx "$rep"
-    else run_nginx "$rep"; run_weft_http "$rep"; fi
-  done
+if ! wanted http; then
+  http_note="HTTP rows not selected (--only $only)"
+elif [ -x "$build/examples/http_server" ] && have wrk && have nginx; then
+  for rep in $(seq "$reps"); do run_pair "$rep" http; done
 else
   missing=()
   [ -x "$build/examples/http_server" ] || missing+=("examples/http_server (libhttp-parser-dev)")
@@ -390,12 +444,54 @@ else
   http_note="HTTP comparison skipped: missing ${missing[*]}"
 fi
 
+# TLS: what each row needs, and why it is skipped when something lacks TLS.
+tls_note=""   # both TLS rows
+https_note=""  # the wrk row only
+: >"$tmp/negotiated"
+if ! wanted tls; then
+  tls_note="TLS rows not selected (--only $only)"
+else
+  missing=()
+  if [ ! -x "$build/examples/http_server" ]; then
+    missing+=("examples/http_server (libhttp-parser-dev)")
+  elif ! "$build/examples/http_server" --help | grep -q -- --tls-cert; then
+    missing+=("TLS in examples/http_server (weft was built without OpenSSL: libssl-dev)")
+  fi
+  have openssl || missing+=("the openssl CLI")
+  if ! have nginx; then
+    missing+=(nginx)
+  elif ! nginx -V 2>&1 | grep -q -- --with-http_ssl_module; then
+    missing+=("TLS in nginx (built without http_ssl_module)")
+  fi
+  [ ${#missing[@]} -eq 0 ] || tls_note="TLS comparison skipped: missing ${missing[*]}"
+  if [ -z "$tls_note" ] && ! make_certs; then
+    cat "$tmp/tls/openssl.log" >&2
+    tls_note="TLS comparison skipped: the openssl CLI could not make the certificates"
+  fi
+  # wrk links OpenSSL (libssl, or a copy built in); one without it cannot do https://.
+  if ! have wrk; then
+    https_note="HTTPS row skipped: missing wrk"
+  elif ! { ldd "$(command -v wrk)" 2>/dev/null | grep -q libssl || grep -qa SSL_CTX_new "$(command -v wrk)"; }; then
+    https_note="HTTPS row skipped: this wrk has no TLS"
+  fi
+  if [ -z "$tls_note" ]; then
+    for rep in $(seq "$reps"); do
+      [ -n "$https_note" ] || run_pair "$rep" https
+      run_pair "$rep" handshake
+    done
+  fi
+  [ -z "$https_note" ] || echo "bench/run-net.sh: $https_note"
+  [ -z "$tls_note" ] || echo "bench/run-net.sh: $tls_note"
+fi
+
 mkdir -p "$build/net-results"
 cp "$results" "$build/net-results/results.jsonl"
 
-python3 - "$results" "$pin_note" "$quick" "$reps" "$seconds" "$conns" "$size" "$http_note" <<'EOF'
+python3 - "$results" "$pin_note" "$quick" "$reps" "$seconds" "$conns" "$size" "$http_note" "$tls_note" \
+  "$https_note" "$hs_clients" "$tmp/negotiated" "$only" <<'EOF'
 import json, statistics, sys
-path, pin, quick, reps, seconds, conns, size, http_note = sys.argv[1:9]
+path, pin, quick, reps, seconds, conns, size, http_note, tls_note, https_note, hs_clients, negotiated, only = \
+    sys.argv[1:14]
 rows = [json.loads(l) for l in open(path) if l.strip()]
 
 def runs(kind, server):
@@ -418,10 +514,15 @@ spec = [  # (label, kind, server, target for weft/peer or None)
     ("Go, goroutine per conn, GOMAXPROCS=1", "echo", "Go", 1.3),
     ("weft examples/http_server", "http", "weft http_server", None),
     ("nginx, 1 worker", "http", "nginx (1 worker)", 1.0),
+    ("weft http_server --tls-cert, keep-alive", "https", "weft http_server", None),
+    ("nginx, 1 worker, ssl, keep-alive", "https", "nginx (1 worker)", None),
+    ("weft http_server, new TLS conn per GET", "handshake", "weft http_server", None),
+    ("nginx, 1 worker, new TLS conn per GET", "handshake", "nginx (1 worker)", None),
 ]
-weft_of = {"echo": "weft", "http": "weft http_server"}
-missing_note = {"Go": "go not installed", "Boost.Asio": "Boost not found",
-                "nginx (1 worker)": http_note, "weft http_server": http_note}
+weft_of = {"echo": "weft", "http": "weft http_server", "https": "weft http_server", "handshake": "weft http_server"}
+echo_note = "" if "echo" in only.split(",") else f"echo rows not selected (--only {only})"
+kind_note = {"echo": echo_note, "http": http_note, "https": tls_note or https_note, "handshake": tls_note}
+missing_note = {"Go": "go not installed", "Boost.Asio": "Boost not found"}
 header = ("server", "best rate/s", "min..max", "srv us/op", "srv CPU", "load CPU", "other", "weft/peer",
           "by CPU/op", "target", "result")
 table = [header]
@@ -430,8 +531,9 @@ for label, kind, server, target in spec:
     b = best(kind, server)
     tgt = "-" if target is None else f">= {target:.2f}"
     if b is None:
+        why = kind_note[kind] or missing_note.get(server) or "not run"
         table.append((f"[{kind}] {label}", "n/a", "", "", "", "", "", "", "", tgt,
-                      "skipped: " + (missing_note.get(server) or "not run")))
+                      why if "skipped" in why else "skipped: " + why))
         continue
     r = b["rate"]
     vals = [x["rate"] for x in runs(kind, server)]
@@ -446,7 +548,7 @@ for label, kind, server, target in spec:
     load = pct(b, "load_cpu_s")
     if load is not None and load >= 90:
         notes.append(f"[{kind}] {server}")
-    unit = "rt" if kind == "echo" else "req"
+    unit = {"echo": "rt", "handshake": "hs"}.get(kind, "req")
     table.append((f"[{kind}] {label}", f"{r:,.0f} {unit}", spread, "n/a" if c is None else f"{c:.2f}",
                   fmt_pct(pct(b, "cpu_s")), fmt_pct(load), fmt_pct(None if b.get("other") is None else 100 * b["other"]),
                   "(weft)" if is_weft else ("n/a" if ratio is None else f"{ratio:.3f}"),
@@ -457,18 +559,21 @@ mode = "quick" if quick == "1" else "full"
 print()
 print(f"weft network load ({mode}): {reps} interleaved run(s) per server of {seconds} s, best run shown; "
       f"echo: {conns} connections x {size} B closed loop (bench/net/load_echo); "
-      f"HTTP: wrk -t1 -c{conns} -d{seconds}s, GET / -> \"hello\\n\"")
+      f"HTTP: wrk -t1 -c{conns} -d{seconds}s, GET / -> \"hello\\n\"; HTTPS: the same over TLS; "
+      f"hs (handshake): {hs_clients} x openssl s_time -new -www / (full handshake, one GET, close)")
 print(f"{pin}; every server single-threaded; loopback 127.0.0.1")
-print("best rate/s: round trips/s (echo) or requests/s (HTTP) of the fastest run, whose other columns follow; srv us/op: server CPU time (user+sys, incl. softirq it ran) "
-      "per round trip/request; srv/load CPU: share of one CPU used by the server / the load generator; other: "
+print("best rate/s: round trips/s (echo), requests/s (HTTP, HTTPS) or handshakes/s (hs) of the fastest run, whose other columns follow; srv us/op: server CPU time (user+sys, incl. softirq it ran) "
+      "per round trip, request or handshake; srv/load CPU: share of one CPU used by the server / the load generator; other: "
       "what other processes used of all CPUs meanwhile; weft/peer: weft's rate over the peer's; by CPU/op: the peer's "
       "srv us/op over weft's (> 1: weft cheaper); target and result judge weft/peer")
 for i, row in enumerate(table):
     print("  ".join(c.ljust(widths[j]) if j == 0 else c.rjust(widths[j]) for j, c in enumerate(row)).rstrip())
     if i == 0:
         print("  ".join("-" * w for w in widths))
-if http_note:
-    print(http_note)
+for line in open(negotiated).read().splitlines():
+    print("TLS negotiated with " + line)
+for n in dict.fromkeys(x for x in (echo_note, http_note, tls_note, https_note) if x):
+    print(n)
 if notes:
     print("note: the load generator used >= 90% of its CPU against " + ", ".join(notes) +
           ": there it, not the server, may have set the pace; compare 'by CPU/op'")

@@ -97,9 +97,14 @@ struct tls_setup {  // without OpenSSL: never set
 void serve_connection(weft::net::tcp_stream conn, const std::string& root, const tls_setup& tls) {
 #ifdef WEFT_HAVE_TLS
     if (tls) {
+        // Small writes go out at once (nginx sets TCP_NODELAY too): a TLS 1.3
+        // handshake ends with the session tickets in writes of their own, and
+        // with Nagle's algorithm the first answer would wait behind them for
+        // the client's delayed ACK, some 40 ms. Best effort: no error path.
+        std::error_code ec;
+        conn.set_nodelay(true, ec);
         // The handshake gets a deadline of its own: a client that connects
         // and says nothing does not hold a fiber for long.
-        std::error_code ec;
         weft::net::tls_stream s = weft::net::tls_stream::accept(std::move(conn), *tls, ec, std::chrono::seconds(10));
         if (!ec) serve(s, root);
         return;
