@@ -406,7 +406,7 @@ echo "bench/run-net.sh: ${seconds}s runs (+${warmup}s warm-up), $conns connectio
 
 echo_servers=()
 if wanted echo; then
-  echo_servers=("weft" "raw epoll")
+  echo_servers=("weft" "raw epoll" "weft io_uring")
   [ -x "$bin/asio_echo" ] && echo_servers+=("Boost.Asio")
   [ -n "$go_bin" ] && echo_servers+=("Go")
 fi
@@ -418,6 +418,7 @@ for rep in $(seq "$reps"); do
     s=${echo_servers[$(((k + rep - 1) % n))]}
     case "$s" in
       "weft") run_echo weft "$rep" "$bin/weft_echo" ;;
+      "weft io_uring") run_echo "weft io_uring" "$rep" env WEFT_REACTOR=io_uring "$bin/weft_echo" ;;
       "raw epoll") run_echo "raw epoll" "$rep" "$bin/epoll_echo" ;;
       "Boost.Asio") run_echo "Boost.Asio" "$rep" "$bin/asio_echo" ;;
       "Go") run_echo Go "$rep" env GOMAXPROCS=1 "$go_bin" ;;
@@ -510,6 +511,7 @@ def fmt_pct(v): return "n/a" if v is None else f"{v:.0f}%"
 spec = [  # (label, kind, server, target for weft/peer or None)
     ("weft (fiber per connection)", "echo", "weft", None),
     ("raw epoll, edge-triggered", "echo", "raw epoll", 0.95),
+    ("weft with WEFT_REACTOR=io_uring (socket I/O in the ring)", "echo", "weft io_uring", None),
     ("Boost.Asio, 1 io_context thread", "echo", "Boost.Asio", None),
     ("Go, goroutine per conn, GOMAXPROCS=1", "echo", "Go", 1.3),
     ("weft examples/http_server", "http", "weft http_server", None),
@@ -572,6 +574,10 @@ for i, row in enumerate(table):
         print("  ".join("-" * w for w in widths))
 for line in open(negotiated).read().splitlines():
     print("TLS negotiated with " + line)
+ring, raw = us_per_op(best("echo", "weft io_uring")), us_per_op(best("echo", "raw epoll"))
+if ring and raw:
+    print(f"[echo] weft on io_uring: {ring:.2f} srv us per round trip = {ring / raw:.3f}x raw epoll's "
+          "(the target: <= 0.8x)")
 for n in dict.fromkeys(x for x in (echo_note, http_note, tls_note, https_note) if x):
     print(n)
 if notes:

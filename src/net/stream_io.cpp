@@ -75,6 +75,20 @@ long ring_io(int fd, bool send, void* data, std::size_t size, deadline d, std::e
     }
     uring_reactor* ring = r->as_uring();
     if (!ring) return not_taken;
+    if (send) {
+        // A send usually finds room in the socket buffer: one try first, and
+        // the ring only waits for room (a receive goes to the ring at once: it
+        // usually comes before its data).
+        const long n = ::send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0) {
+            ec.clear();
+            return n;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            ec = std::error_code(errno, std::generic_category());
+            return -1;
+        }
+    }
     std::int64_t dl = d.steady_ns();
     if (begin_socket_call(dl)) return not_taken;
     if (!fd_ring_begin(fd, r)) return not_taken;
