@@ -55,10 +55,11 @@ std::unique_ptr<reactor> make_platform_reactor() {
     // not see what the kernel writes into buffers through the ring: left to
     // choose, take epoll there.
     if (want == reactor_backend::automatic && WEFT_ON_VALGRIND()) want = reactor_backend::epoll;
-    // Left to choose, epoll for now: the ring reports socket readiness only
-    // (no socket I/O through it yet), and that costs more per round trip
-    // than epoll (echo, 100 connections: server CPU per op 0.85x raw epoll's
-    // on the ring, 0.96x on epoll). io_uring is there when asked for.
+    // Left to choose, epoll for now. Socket reads and writes of weft::net go
+    // through the ring on an io_uring worker, but on loopback echo the server's
+    // CPU is ~88% the kernel's TCP work either way, and the two backends
+    // measure within noise of each other (docs: the note of bench/run-net.sh);
+    // epoll has years of use behind it. io_uring is there when asked for.
     if (want == reactor_backend::automatic) want = reactor_backend::epoll;
 #if defined(WEFT_HAVE_URING)
     if (want != reactor_backend::epoll && !uring_unavailable.load(std::memory_order_acquire)) {
