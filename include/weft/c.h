@@ -15,7 +15,7 @@ typedef struct weft_thread* weft_thread_t;
 
 /* Starts fn(arg) as a weft::thread: on the calling worker from a fiber, else
    on the process's own runtime ($WEFT_WORKERS workers, default one per
-   core). Returns 0, EAGAIN (no memory for a stack, or the runtime could not
+   usable CPU). Returns 0, EAGAIN (no memory for a stack, or the runtime could not
    start) or ENOMEM. */
 int weft_thread_create(weft_thread_t* thread, void* (*fn)(void*), void* arg);
 /* Waits for the thread and stores what fn returned in *ret (if ret is not

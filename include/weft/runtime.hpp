@@ -18,7 +18,12 @@ namespace weft {
 enum class reactor_backend : unsigned char { automatic, epoll, io_uring };
 
 struct runtime_options {
-    unsigned workers = 0;  // 0: one per core (std::thread::hardware_concurrency())
+    // 0: one per CPU the process may use: the CPUs of its affinity mask
+    // (sched_getaffinity), fewer where its cgroup's CPU quota allows fewer
+    // (cpu.max, or cpu.cfs_quota_us on cgroup v1; 1.5 CPUs count as 2).
+    // Above 1024 (or the usable CPUs where there are more): the constructor
+    // throws std::invalid_argument.
+    unsigned workers = 0;
     // How long an idle worker spins looking for work before it sleeps in the
     // kernel: short replies between workers then cost no wake-up syscall.
     std::chrono::microseconds idle_spin{20};
@@ -34,7 +39,9 @@ struct runtime_options {
 class runtime {
 public:
     // Starts the workers. Throws std::system_error if a thread or a reactor
-    // cannot be created.
+    // cannot be created (a thread limit, no descriptors left), after ending
+    // the workers already started: nothing is left behind, and a later
+    // runtime may start. std::invalid_argument for too many workers.
     explicit runtime(runtime_options opts = {});
     // Cancels the fibers still running, waits for them, then ends the
     // workers. A fiber that ignores cancellation keeps this waiting.
@@ -77,6 +84,7 @@ public:
 
 private:
     void check_outside(const char* what) const;
+    void end_workers() noexcept;  // every worker idle or about to be: stop, join, free
     detail::worker_group* group_;
     std::vector<std::thread> threads_;
 };

@@ -23,7 +23,8 @@ namespace weft {
 
 namespace detail {
 // The runtime weft::threads created outside any fiber run on: started on
-// first use with $WEFT_WORKERS workers (default: one per core), never stopped.
+// first use with $WEFT_WORKERS workers (default: one per usable CPU), never
+// stopped. A bad $WEFT_WORKERS is fatal (see runtime/worker_count.hpp).
 worker_group* process_group();
 // Ids for code outside fibers: the top bit set, so never equal to a fiber's.
 std::uint64_t plain_thread_id() noexcept;
@@ -58,7 +59,7 @@ public:
 
     // Runs std::invoke(decay-copy(f), decay-copy(args)...) on a new fiber: on
     // the calling worker from a fiber, else on the process's own runtime
-    // (started on first use with $WEFT_WORKERS workers, default one per core),
+    // (started on first use with $WEFT_WORKERS workers, default one per CPU it may use),
     // so a plain main() can start weft::threads as it started std::threads.
     // An exception escaping f calls std::terminate, as with std::thread.
     template <class F, class... Args,

@@ -13,7 +13,7 @@
 
 #include "common/assert.hpp"
 #include "platform/os_lock.hpp"
-#include "sched/offload.hpp"
+#include "sched/thread_start.hpp"
 #include "sched/wait.hpp"
 #include "sched/worker.hpp"
 #include "weft/offload.hpp"
@@ -23,8 +23,6 @@ namespace weft::detail {
 namespace {
 os_mutex config_mu;
 offload_options config;  // guarded by config_mu until the pool starts
-// Test hook: the index of the pool thread whose start fails, or -1.
-std::atomic<int> fail_thread_at{-1};
 
 class offload_pool;
 // Set once the pool has started every thread; never reset.
@@ -76,12 +74,8 @@ public:
         const unsigned n = o.threads ? o.threads : 1;
         threads_.reserve(n);
         try {
-            for (unsigned i = 0; i < n; ++i) {
-                if (static_cast<int>(i) == fail_thread_at.load(std::memory_order_relaxed))
-                    throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again),
-                                            "weft: offload pool thread (test hook)");
-                threads_.emplace_back([this] { run(); });
-            }
+            for (unsigned i = 0; i < n; ++i)
+                threads_.push_back(start_thread(thread_role::offload, i, [this] { run(); }));
         } catch (const std::system_error& e) {
             // The threads made so far wait for jobs that never come: end
             // them, so nothing outlives this half-made pool.
@@ -263,10 +257,6 @@ bool configure_offload_pool(const offload_options& opts) noexcept {
     if (the_pool.load(std::memory_order_relaxed)) return false;
     config = opts;
     return true;
-}
-
-void offload_fail_thread_start_for_test(int index) noexcept {
-    fail_thread_at.store(index, std::memory_order_relaxed);
 }
 
 }  // namespace weft::detail

@@ -43,6 +43,10 @@ __attribute__((noipa)) worker* worker_uncached() noexcept { return this_worker; 
 worker::worker(worker_group* group, unsigned index) : group_(group), index_(index) {
     if (this_worker)
         fatal("weft: misuse: weft::run called on a thread that is already running weft::run");
+    // A runtime's workers are woken by each other from the start. First, so
+    // that a reactor that cannot be made (no fds left) throws before this
+    // thread holds anything the destructor would have released.
+    if (group_) reactor_ = acquire_reactor();
     this_worker = this;
     // __cxa_eh_globals starts with exactly these two fields in libstdc++ and libc++abi.
     eh_globals_ = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
@@ -52,8 +56,6 @@ worker::worker(worker_group* group, unsigned index) : group_(group), index_(inde
     annotate_thread(main_.annot);
     install_overflow_handler();
     debug_register(this);
-    // A runtime's workers are woken by each other from the start.
-    if (group_) reactor_ = acquire_reactor();
 }
 
 worker::~worker() {

@@ -38,6 +38,7 @@ struct worker_group {
     spinlock quiet_lock;
     wait_list quiet_waiters;  // threads in wait_quiet(), woken when live reaches zero
     std::atomic<bool> stopping{false};          // workers leave their loops once idle
+    std::atomic<bool> start_failed{false};      // a worker could not start: the others end unstarted
     std::atomic<bool> stop_requested{false};    // runtime::stop() was called
     // When runtime::stop()'s grace ends: from then on every fiber is canceled.
     std::atomic<std::int64_t> cancel_at_ns{INT64_MAX};

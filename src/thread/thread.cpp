@@ -1,8 +1,8 @@
 // The out-of-line parts of weft::thread: the process's own runtime for
 // threads started outside any fiber, and ids for plain threads.
 #include <atomic>
-#include <cstdlib>
 
+#include "runtime/worker_count.hpp"
 #include "weft/runtime.hpp"
 #include "weft/thread.hpp"
 
@@ -10,10 +10,10 @@ namespace weft::detail {
 
 worker_group* process_group() {
     // Never destroyed: its workers may be running fibers while the program
-    // exits, as plain threads would.
+    // exits, as plain threads would. A runtime that cannot start throws
+    // std::system_error and leaves the next call to try again.
     static runtime* rt = [] {
-        unsigned n = 0;
-        if (const char* env = std::getenv("WEFT_WORKERS")) n = static_cast<unsigned>(std::strtoul(env, nullptr, 10));
+        const unsigned n = workers_from_env();  // a bad $WEFT_WORKERS is fatal here
         return new runtime(runtime_options{.workers = n});
     }();
     return rt->group_handle();

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "sched/offload.hpp"
+#include "sched/thread_start.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -140,7 +140,7 @@ namespace {
 // the unwinding, no thread left on a freed pool); nothing was started, so
 // the pool can be sized again, and the next call starts it.
 [[noreturn]] void failed_start_child() {
-    weft::detail::offload_fail_thread_start_for_test(2);
+    weft::detail::fail_thread_start_for_test(weft::detail::thread_role::offload, 2);
     int code = 0;
     weft::run([&] {
         try {
@@ -157,7 +157,7 @@ namespace {
         weft::net::resolve("localhost", "80", ec);
         if (code == 0 && ec != std::errc::resource_unavailable_try_again) code = 4;
         if (code == 0 && !weft::configure_offload({.threads = 2})) code = 5;  // no half-made pool
-        weft::detail::offload_fail_thread_start_for_test(-1);
+        weft::detail::fail_thread_start_for_test(weft::detail::thread_role::offload, -1);
         if (code == 0 && weft::offload([] { return 7; }) != 7) code = 6;
         if (code == 0 && weft::configure_offload({})) code = 7;  // started now
     });
