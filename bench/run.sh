@@ -260,6 +260,9 @@ for label, peer, target in peers:
 same = ns("BM_weft_rt_ping_pong_same_worker")
 pp.append(("(ref) same worker vs cross-worker", fmt(same), fmt(cross),
            "n/a" if same is None or not cross else f"{same / cross:.3f}", "-", ""))
+floor = ns("BM_floor_threads_spin_ping_pong")
+pp.append(("(floor) two threads spinning on one atomic: cross-worker vs it", fmt(cross), fmt(floor),
+           "n/a" if floor is None or not cross else f"{cross / floor:.3f}", "-", ""))
 
 print()
 print("weft::runtime, same run: 2 workers against 1 (higher is better), and ping-pong between workers")

@@ -283,6 +283,34 @@ void weft_ping_pong(benchmark::State& state, int partner_worker) {
     set_items(state, 1);
 }
 
+// The floor of any hand-off between two cores: two threads that spin on one
+// atomic word, each writing it in turn; one iteration is one round trip
+// (two cache-line transfers, nothing else).
+void BM_floor_threads_spin_ping_pong(benchmark::State& state) {
+    std::atomic<std::uint64_t> word{0};
+    std::atomic<bool> stop{false};
+    std::thread partner([&] {
+        std::uint64_t seen = 0;
+        while (!stop.load(std::memory_order_relaxed)) {
+            const std::uint64_t v = word.load(std::memory_order_acquire);
+            if (v != seen && (v & 1)) {
+                word.store(v + 1, std::memory_order_release);
+                seen = v + 1;
+            }
+        }
+    });
+    std::uint64_t v = 0;
+    for (auto _ : state) {
+        word.store(v + 1, std::memory_order_release);
+        while (word.load(std::memory_order_acquire) != v + 2) {
+        }
+        v += 2;
+    }
+    stop = true;
+    partner.join();
+    set_items(state, 1);
+}
+
 void BM_weft_rt_ping_pong_cross_worker(benchmark::State& state) { weft_ping_pong(state, 1); }
 void BM_weft_rt_ping_pong_same_worker(benchmark::State& state) { weft_ping_pong(state, 0); }
 
@@ -443,6 +471,7 @@ int main(int argc, char** argv) {
         ->UseRealTime();
     benchmark::RegisterBenchmark("BM_weft_rt_ping_pong_same_worker", BM_weft_rt_ping_pong_same_worker)
         ->UseRealTime();
+    benchmark::RegisterBenchmark("BM_floor_threads_spin_ping_pong", BM_floor_threads_spin_ping_pong)->UseRealTime();
 #if defined(WEFT_BENCH_HAVE_BOOST)
     benchmark::RegisterBenchmark("BM_boost_fiber_shared_work_ping_pong", BM_boost_fiber_shared_work_ping_pong)
         ->UseRealTime();

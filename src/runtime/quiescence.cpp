@@ -54,13 +54,15 @@ void worker_group::enter_deep_idle(worker* w) noexcept {
     // Every worker sleeps (or is about to) with empty queues; only a remote
     // post (a wake, a start, a cancel) could change that, and it leaves a
     // flag, on this worker too: a post may have landed since its last look.
+    // The threads are counted first: a thread that posts and then exits is
+    // either still counted, or gone after its post, which the look below sees.
     (void)w;
-    for (worker* o : workers)
-        if (o->remote_pending()) return;
+    const unsigned threads = process_thread_count();
     const unsigned inside = static_cast<unsigned>(workers.size()) +
                             quiet_waiting.load(std::memory_order_seq_cst) + offload_idle_threads() +
                             helper_threads();
-    const unsigned threads = process_thread_count();
+    for (worker* o : workers)
+        if (o->remote_pending()) return;
     if (threads == 0 || threads > inside) return;  // some other thread may still wake a fiber
     std::ostringstream os;
     for (worker* o : workers) {
