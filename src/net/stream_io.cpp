@@ -52,13 +52,26 @@ bool accept_out_of_fds(int err) {
 
 namespace stream_ops {
 
+namespace {
+// A call with nothing to move: 0 at once, never a wait, and (for a read) not
+// EOF: recv(fd, buf, 0) would say 0 whether data is pending or the peer
+// closed, and wait on EAGAIN when neither. A closed stream is still an error.
+std::size_t nothing_to_move(int fd, std::error_code& ec) {
+    if (fd < 0) ec = std::make_error_code(std::errc::bad_file_descriptor);
+    else ec.clear();
+    return 0;
+}
+}  // namespace
+
 std::size_t read(int fd, void* data, std::size_t size, std::error_code& ec, deadline d) {
     if (!size_ok(size, ec)) return 0;
+    if (size == 0) return nothing_to_move(fd, ec);
     const long n = io_retry(fd, false, d.steady_ns(), ec, [&] { return ::recv(fd, data, size, 0); });
     return n < 0 ? 0 : static_cast<std::size_t>(n);
 }
 
 std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec, deadline d) {
+    if (size == 0) return nothing_to_move(fd, ec);
     auto* p = static_cast<char*>(data);
     std::size_t done = 0;
     while (done < size) {
@@ -76,16 +89,14 @@ std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec
 
 std::size_t write(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d) {
     if (!size_ok(size, ec)) return 0;
-    if (size == 0 && fd >= 0) {
-        ec.clear();
-        return 0;
-    }
+    if (size == 0) return nothing_to_move(fd, ec);
     // MSG_NOSIGNAL: a peer that went away is an error code, not a SIGPIPE.
     const long n = io_retry(fd, true, d.steady_ns(), ec, [&] { return ::send(fd, data, size, MSG_NOSIGNAL); });
     return n < 0 ? 0 : static_cast<std::size_t>(n);
 }
 
 std::size_t write_all(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d) {
+    if (size == 0) return nothing_to_move(fd, ec);
     const auto* p = static_cast<const char*>(data);
     std::size_t done = 0;
     while (done < size) {
@@ -94,7 +105,6 @@ std::size_t write_all(int fd, const void* data, std::size_t size, std::error_cod
         done += n;
     }
     ec.clear();
-    if (size == 0 && fd < 0) ec = std::make_error_code(std::errc::bad_file_descriptor);
     return done;
 }
 
@@ -118,7 +128,9 @@ std::size_t total_size(std::span<const Buffer> bufs) {
 }  // namespace
 
 std::size_t readv(int fd, std::span<const net::mutable_buffer> bufs, std::error_code& ec, deadline d) {
-    if (!iov_ok(bufs.size(), total_size(bufs), ec)) return 0;
+    const std::size_t total = total_size(bufs);
+    if (!iov_ok(bufs.size(), total, ec)) return 0;
+    if (total == 0) return nothing_to_move(fd, ec);
     const auto* iov = reinterpret_cast<const iovec*>(bufs.data());
     const long n = io_retry(fd, false, d.steady_ns(), ec,
                             [&] { return static_cast<long>(::readv(fd, iov, static_cast<int>(bufs.size()))); });
@@ -126,7 +138,9 @@ std::size_t readv(int fd, std::span<const net::mutable_buffer> bufs, std::error_
 }
 
 std::size_t writev(int fd, std::span<const net::const_buffer> bufs, std::error_code& ec, deadline d) {
-    if (!iov_ok(bufs.size(), total_size(bufs), ec)) return 0;
+    const std::size_t total = total_size(bufs);
+    if (!iov_ok(bufs.size(), total, ec)) return 0;
+    if (total == 0) return nothing_to_move(fd, ec);
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(reinterpret_cast<const iovec*>(bufs.data()));
     msg.msg_iovlen = bufs.size();
