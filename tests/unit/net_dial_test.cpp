@@ -519,25 +519,6 @@ TEST(DialConnect, DeadlineAlreadyPassed) {
     });
 }
 
-// A listener whose accept queue is full drops new SYNs: a connect to it
-// must wait, so a passed deadline fails it at once.
-TEST(DialConnect, DeadlineAlreadyPassedAndAConnectThatMustWait) {
-    weft::run([] {
-        tcp_listener l = tcp_listener::bind(address::loopback_v4(0), {.backlog = 0});
-        std::vector<tcp_stream> queued;
-        std::error_code ec;
-        for (int i = 0; i < 64; ++i) {  // fill the queue: bounded
-            tcp_stream s = tcp_stream::connect(l.local_address(), ec, 200ms);
-            if (ec) break;
-            queued.push_back(std::move(s));
-        }
-        ASSERT_EQ(ec, std::errc::timed_out) << ec.message();
-        tcp_stream s = tcp_stream::connect(l.local_address(), ec, steady::now() - 1ms);
-        EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
-        EXPECT_FALSE(s.is_open());
-    });
-}
-
 TEST(DialConnect, CanceledBeforeItStarts) {
     weft::run([] {
         tcp_listener l = tcp_listener::bind("127.0.0.1:0");

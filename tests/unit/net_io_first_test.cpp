@@ -1,7 +1,8 @@
 // Socket calls do the I/O first and check the deadline (and cancel) only
 // when they would have to wait: tcp and unix streams (net_io_first.hpp),
 // accept with a connection queued, a Unix connect the kernel completes at
-// once, UDP send and receive, and zero-size reads that are not EOF.
+// once and a TCP connect that must wait, UDP send and receive, and
+// zero-size reads that are not EOF.
 #include <gtest/gtest.h>
 #include <poll.h>
 
@@ -103,6 +104,25 @@ TEST(NetIoFirst, AcceptWithAConnectionQueued) {
         EXPECT_TRUE(us.is_open());
         (void)ul.accept(ec);
         EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+    });
+}
+
+// A listener whose accept queue is full drops new SYNs: a connect to it
+// must wait, so a passed deadline fails it at once.
+TEST(NetIoFirst, ConnectThatMustWaitTimesOutAtOnce) {
+    weft::run([] {
+        tcp_listener l = tcp_listener::bind(address::loopback_v4(0), {.backlog = 0});
+        std::vector<tcp_stream> queued;
+        std::error_code ec;
+        for (int i = 0; i < 64; ++i) {  // fill the queue: bounded
+            tcp_stream s = tcp_stream::connect(l.local_address(), ec, 200ms);
+            if (ec) break;
+            queued.push_back(std::move(s));
+        }
+        ASSERT_EQ(ec, std::errc::timed_out) << ec.message();
+        tcp_stream s = tcp_stream::connect(l.local_address(), ec, steady::now() - 1ms);
+        EXPECT_EQ(ec, std::errc::timed_out) << ec.message();
+        EXPECT_FALSE(s.is_open());
     });
 }
 
