@@ -2,6 +2,9 @@
 // answer to each request: "hello" at /, plain files under /static/, else 404.
 #include "http_handler.hpp"
 
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -20,8 +23,22 @@ std::string response(int status, const char* reason, const std::string& body, bo
 }
 }  // namespace
 
-http_session::http_session(std::string root, read_file_fn read_file)
-    : root_(std::move(root)), read_file_(std::move(read_file)) {
+namespace {
+// realpath(3) as a string; empty if path cannot be resolved.
+std::string resolved(const std::string& path) {
+    char* r = ::realpath(path.c_str(), nullptr);
+    if (!r) return {};
+    std::string s(r);
+    std::free(r);
+    return s;
+}
+}  // namespace
+
+http_session::http_session(const std::string& root, read_file_fn read_file) : read_file_(std::move(read_file)) {
+    if (!root.empty()) {
+        root_ = resolved(root);
+        if (!root_.empty() && root_.back() != '/') root_ += '/';
+    }
     if (!read_file_) {
         read_file_ = [](const std::string& path, std::string& body) {
             std::ifstream f(path, std::ios::binary);
@@ -33,10 +50,16 @@ http_session::http_session(std::string root, read_file_fn read_file)
         };
     }
     http_parser_settings_init(&settings_);
+    settings_.on_message_begin = on_message_begin;
     settings_.on_url = on_url;
     settings_.on_message_complete = on_message_complete;
     http_parser_init(&parser_, HTTP_REQUEST);
     parser_.data = this;
+}
+
+int http_session::on_message_begin(http_parser* p) {
+    static_cast<http_session*>(p->data)->started_ = true;
+    return 0;
 }
 
 int http_session::on_url(http_parser* p, const char* at, std::size_t n) {
@@ -52,6 +75,20 @@ int http_session::on_message_complete(http_parser* p) {
     return 0;
 }
 
+std::string http_session::request_timeout() {
+    return response(408, "Request Timeout", "request timeout\n", false);
+}
+
+// The file a /static/ name stands for, resolved: it must be a regular file
+// and lie inside the root once every symbolic link is followed, so a link in
+// the root that points out of it serves nothing.
+bool http_session::static_path(const std::string& name, std::string& path) const {
+    path = resolved(root_ + name);
+    if (path.size() <= root_.size() || path.compare(0, root_.size(), root_) != 0) return false;
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 std::string http_session::route(bool keep_alive) const {
     if (url_ == "/") return response(200, "OK", "hello\n", keep_alive);
     if (url_.rfind("/static/", 0) == 0 && !root_.empty()) {
@@ -60,8 +97,9 @@ std::string http_session::route(bool keep_alive) const {
         if (name.empty() || name.find("..") != std::string::npos || name.find('/') != std::string::npos ||
             name.front() == '.')
             return response(404, "Not Found", "not found\n", keep_alive);
-        std::string body;
-        if (!read_file_(root_ + "/" + name, body)) return response(404, "Not Found", "not found\n", keep_alive);
+        std::string path, body;
+        if (!static_path(name, path) || !read_file_(path, body))
+            return response(404, "Not Found", "not found\n", keep_alive);
         return response(200, "OK", body, keep_alive, "application/octet-stream");
     }
     return response(404, "Not Found", "not found\n", keep_alive);
@@ -82,9 +120,10 @@ bool http_session::feed(const char* data, std::size_t size, const send_fn& send)
         }
         if (!complete_) break;
         const bool keep_alive = http_should_keep_alive(&parser_) != 0;
+        ++answered_;
         if (!send(route(keep_alive)) || !keep_alive) return false;
         url_.clear();
-        complete_ = false;
+        started_ = complete_ = false;
         http_parser_pause(&parser_, 0);
     }
     return true;

@@ -19,11 +19,17 @@ public:
     // Reads a whole file into body; false if it cannot (missing, not a
     // regular file, an I/O error): a 404. The server reads with weft::fs, so
     // a slow disk parks only the connection's fiber; without one (the
-    // fuzzer), std::ifstream on the calling thread.
+    // fuzzer), std::ifstream on the calling thread. The path it gets has no
+    // symbolic link in it (resolved, and checked to be a regular file
+    // inside the root); a reader should open it with O_NOFOLLOW, so a link
+    // put in its place meanwhile is refused.
     using read_file_fn = std::function<bool(const std::string& path, std::string& body)>;
 
-    // root: the directory served under /static/ (empty: no static files).
-    explicit http_session(std::string root, read_file_fn read_file = {});
+    // root: the directory served under /static/ (empty, or one that cannot
+    // be resolved: no static files). A name under it that resolves outside
+    // it (a symbolic link out) or to anything but a regular file (a
+    // directory, a FIFO) is a 404.
+    explicit http_session(const std::string& root, read_file_fn read_file = {});
     http_session(const http_session&) = delete;
     http_session& operator=(const http_session&) = delete;
 
@@ -34,17 +40,31 @@ public:
     using send_fn = std::function<bool(std::string_view)>;
     bool feed(const char* data, std::size_t size, const send_fn& send);
 
+    // Whether the first bytes of a request have come and it is not answered
+    // yet: the server gives such a request a deadline of its own, counted
+    // from when this turned true, however the bytes trickle in.
+    bool mid_request() const noexcept { return started_ && !complete_; }
+    // Requests answered so far: a change means the connection went idle
+    // (or on to a pipelined next request).
+    unsigned long answered() const noexcept { return answered_; }
+    // The answer to a request that did not arrive in time (408; closes).
+    static std::string request_timeout();
+
 private:
+    static int on_message_begin(http_parser* p);
     static int on_url(http_parser* p, const char* at, std::size_t n);
     static int on_message_complete(http_parser* p);
     std::string route(bool keep_alive) const;
+    bool static_path(const std::string& name, std::string& path) const;
 
     http_parser_settings settings_;
     http_parser parser_;
-    std::string root_;
+    std::string root_;  // resolved, with a trailing '/'; empty: no static files
     read_file_fn read_file_;
     std::string url_;
+    bool started_ = false;
     bool complete_ = false;
+    unsigned long answered_ = 0;
 };
 
 }  // namespace http_example

@@ -2,15 +2,21 @@
 // /static/ (read through weft::fs, written with a deadline); the requests
 // themselves are handled by http_handler.cpp.
 // Usage: http_server [ADDRESS] [--root DIR] [--port-file PATH] [--workers N]
+//                    [--header-timeout S] [--idle-timeout S]
 //                    [--tls-cert FILE --tls-key FILE]
 //   ADDRESS ("host:port", ":port" for every address) defaults to 127.0.0.1:8080.
 //   With a certificate and key it speaks HTTPS (weft::net::tls_stream); one
 //   template serves both kinds of connection (weft::net::stream).
 // SIGINT/SIGTERM stop it gracefully: no new connections, 2 s for those open.
+// A request must arrive whole within --header-timeout of its first byte
+// (slow-loris clients that trickle headers are answered 408 and dropped); a
+// keep-alive connection with no request under way is dropped after
+// --idle-timeout.
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -30,12 +36,17 @@ namespace {
 
 const char usage[] =
     "usage: http_server [ADDRESS] [--root DIR] [--port-file PATH] [--workers N]\n"
+    "                   [--header-timeout S] [--idle-timeout S] [--tls-cert FILE --tls-key FILE]\n"
     "  ADDRESS           where to listen (default 127.0.0.1:8080): \"host:port\",\n"
     "                    \":port\" (every address, IPv4 and IPv6), \"[::1]:port\",\n"
     "                    \"localhost:port\"; port 0 picks a free port\n"
     "  --root DIR        serve the files in DIR under /static/\n"
     "  --port-file PATH  write the port to PATH once listening\n"
     "  --workers N       N workers (1 to 1024, default 1), one SO_REUSEPORT listener each\n"
+    "  --header-timeout S  a request (headers and any body) must arrive within S\n"
+    "                    seconds of its first byte, else 408 and close (1 to 3600, default 10)\n"
+    "  --idle-timeout S  close a connection with no request under way after S seconds\n"
+    "                    (1 to 3600, default 30)\n"
     "  --tls-cert FILE   HTTPS: the PEM certificate chain to present (needs --tls-key)\n"
     "  --tls-key FILE    HTTPS: the PEM private key of that certificate\n"
     "  --help            this text\n"
@@ -48,7 +59,8 @@ bool read_static(const std::string& path, std::string& body) {
     // O_NONBLOCK: opening a FIFO does not wait for a writer. Cleared once
     // the file is known to be a regular one (io_uring would otherwise give
     // EAGAIN for a read that has to go to the disk).
-    weft::fs::file f = weft::fs::file::open(path, O_RDONLY | O_NONBLOCK, 0, ec);
+    // O_NOFOLLOW: the handler resolved every link in path; one put there since is refused.
+    weft::fs::file f = weft::fs::file::open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, ec);
     if (ec) return false;
     struct stat st;
     if (::fstat(f.native_handle(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
@@ -67,9 +79,16 @@ bool read_static(const std::string& path, std::string& body) {
     return true;
 }
 
+struct server_config {
+    std::string root;
+    std::chrono::seconds header_timeout{10};
+    std::chrono::seconds idle_timeout{30};
+};
+
 template <weft::net::stream Stream>
-void serve(Stream& conn, const std::string& root) {
-    http_example::http_session session(root, read_static);
+void serve(Stream& conn, const server_config& cfg) {
+    using clock = std::chrono::steady_clock;
+    http_example::http_session session(cfg.root, read_static);
     char buf[8192];
     std::error_code ec;
     const auto send = [&](std::string_view out) {
@@ -77,11 +96,29 @@ void serve(Stream& conn, const std::string& root) {
         conn.write_all(out.data(), out.size(), ec, std::chrono::seconds(10));
         return !ec;
     };
+    // Deadlines for the whole wait, not for each read: a client that sends
+    // a byte now and then must not hold the connection for ever. Idle: since
+    // the connection opened or its last answer. A request under way: since
+    // its first byte.
+    clock::time_point idle_since = clock::now();
+    std::optional<clock::time_point> request_by;
+    unsigned long answered = 0;
     for (;;) {
-        // Idle keep-alive connections are dropped after a while.
-        const std::size_t n = conn.read(buf, sizeof buf, ec, std::chrono::seconds(30));
+        const weft::deadline d(request_by ? *request_by : idle_since + cfg.idle_timeout);
+        const std::size_t n = conn.read(buf, sizeof buf, ec, d);
+        if (ec == std::errc::timed_out) {
+            if (request_by) send(http_example::http_session::request_timeout());
+            break;
+        }
         if (ec) return;
         if (!session.feed(buf, n, send)) break;  // n == 0: the peer closed
+        const clock::time_point now = clock::now();
+        if (session.answered() != answered) {
+            answered = session.answered();
+            idle_since = now;
+            request_by.reset();
+        }
+        if (session.mid_request() && !request_by) request_by = now + cfg.header_timeout;
     }
     conn.shutdown(ec, std::chrono::seconds(2));  // HTTPS: close_notify, so the client sees a clean end
 }
@@ -94,7 +131,7 @@ struct tls_setup {  // without OpenSSL: never set
 };
 #endif
 
-void serve_connection(weft::net::tcp_stream conn, const std::string& root, const tls_setup& tls) {
+void serve_connection(weft::net::tcp_stream conn, const server_config& cfg, const tls_setup& tls) {
 #ifdef WEFT_HAVE_TLS
     if (tls) {
         // Small writes go out at once (nginx sets TCP_NODELAY too): a TLS 1.3
@@ -106,37 +143,40 @@ void serve_connection(weft::net::tcp_stream conn, const std::string& root, const
         // The handshake gets a deadline of its own: a client that connects
         // and says nothing does not hold a fiber for long.
         weft::net::tls_stream s = weft::net::tls_stream::accept(std::move(conn), *tls, ec, std::chrono::seconds(10));
-        if (!ec) serve(s, root);
+        if (!ec) serve(s, cfg);
         return;
     }
 #endif
     (void)tls;
-    serve(conn, root);
+    serve(conn, cfg);
 }
 
 }  // namespace
 
 // One listener per worker on the same port (SO_REUSEPORT): the kernel spreads
 // connections over them, and each is served on the worker that accepted it.
-void accept_loop(weft::net::tcp_listener& listener, const std::string& root, const tls_setup& tls) {
+void accept_loop(weft::net::tcp_listener& listener, const server_config& cfg, const tls_setup& tls) {
     for (;;) {
         weft::net::tcp_stream conn = listener.accept();
         weft::spawn_on(
             weft::worker_index(),
-            [c = std::move(conn), &root, &tls]() mutable { serve_connection(std::move(c), root, tls); },
+            [c = std::move(conn), &cfg, &tls]() mutable { serve_connection(std::move(c), cfg, tls); },
             {.name = "http-conn"})
             .detach();
     }
 }
 
 int main(int argc, char** argv) {
-    std::string where = "127.0.0.1:8080", root, port_file, tls_cert, tls_key;
+    std::string where = "127.0.0.1:8080", port_file, tls_cert, tls_key;
+    server_config cfg;
     long workers = 1;
     bool have_where = false;
     example_args::parser args("http_server", usage, argc, argv);
     while (const char* a = args.next()) {
         const std::string_view arg = a;
-        if (arg == "--root") root = args.value(a);
+        if (arg == "--root") cfg.root = args.value(a);
+        else if (arg == "--header-timeout") cfg.header_timeout = std::chrono::seconds(args.number(a, 1, 3600));
+        else if (arg == "--idle-timeout") cfg.idle_timeout = std::chrono::seconds(args.number(a, 1, 3600));
         else if (arg == "--port-file") port_file = args.value(a);
         else if (arg == "--workers") workers = args.number(a, 1, 1024);
         else if (arg == "--tls-cert") tls_cert = args.value(a);
@@ -180,7 +220,7 @@ int main(int argc, char** argv) {
             if (!port_file.empty()) std::ofstream(port_file) << at.port() << "\n";
             weft::task_group acceptors;
             for (long w = 0; w < workers; ++w)
-                acceptors.spawn([&, w] { accept_loop(listeners[static_cast<std::size_t>(w)], root, tls); },
+                acceptors.spawn([&, w] { accept_loop(listeners[static_cast<std::size_t>(w)], cfg, tls); },
                                 {.name = "acceptor", .worker = static_cast<int>(w)});
             // Graceful stop: no new connections; requests in flight get 2 s.
             const int sig = weft::signal_wait({SIGINT, SIGTERM});

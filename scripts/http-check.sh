@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts examples/http_server on a free loopback port and checks its answers:
 # keep-alive hello, static files, 404s (a traversal attempt, a directory, a
-# FIFO), and
-# 400 for a malformed request; then that SIGTERM stops it cleanly; all of it
+# FIFO, symbolic links that lead out of the root or to a directory), and
+# 400 for a malformed request; that a request trickled in a byte at a time
+# is cut off by --header-timeout (a slow but complete one is answered) and an
+# idle connection by --idle-timeout; then that SIGTERM stops it cleanly; all of it
 # with one worker and again with --workers 2. Where the server has TLS and
 # openssl and curl are here, the same server with --tls-cert/--tls-key
 # answers `curl --cacert` over HTTPS with a certificate from a CA made here.
@@ -22,7 +24,13 @@ printf 'static file body\n' > "$dir/root/file.txt"
 mkdir "$dir/root/sub"             # not a regular file: 404
 mkfifo "$dir/root/fifo"           # nor this, and opening it must not wait for a writer
 head -c 300000 /dev/zero | tr '\0' 'z' > "$dir/root/big.txt"
-"$server" 127.0.0.1:0 --root "$dir/root" --port-file "$dir/port" --workers "$workers" &
+printf 'outside the root\n' > "$dir/secret.txt"
+ln -s "$dir/secret.txt" "$dir/root/out"   # leads out of the root: 404
+ln -s ../secret.txt "$dir/root/up"        # the same, relative
+ln -s sub "$dir/root/sublink"             # a directory: 404
+ln -s file.txt "$dir/root/in"             # stays inside: served
+"$server" 127.0.0.1:0 --root "$dir/root" --port-file "$dir/port" --workers "$workers" \
+  --header-timeout 3 --idle-timeout 3 &
 pid=$!
 for _ in $(seq 1 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
 [ -s "$dir/port" ] || { echo "http-check: the server did not start" >&2; exit 1; }
@@ -46,11 +54,46 @@ n=$(exec 3<>"/dev/tcp/127.0.0.1/$port"; printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\
 [ "$n" = 2 ] || { echo "http-check: FAILED: expected 2 hello bodies on one connection, got $n"; fail=1; }
 send 'GET /static/file.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 200 OK' 'static file body'
 send 'GET /static/sub HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
+send 'GET /static/sublink HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
+send 'GET /static/out HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
+send 'GET /static/up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
+send 'GET /static/in HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 200 OK' 'static file body'
 send 'GET /static/fifo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
 send 'GET /static/big.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 200 OK' 'Content-Length: 300000'
 send 'GET /static/../port HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
 send 'GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 404'
 send 'THIS IS NOT HTTP\r\n\r\n' 'HTTP/1.1 400 Bad Request'
+# Slow loris: a header byte every 0.3 s never finishes a request. The server
+# must close the connection (after a 408) once 3 s have passed since its
+# first byte; this waits up to 12 s for that, however slowly the machine runs.
+closed=$(
+  trap '' PIPE
+  exec 4<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ' >&4
+  for _ in $(seq 1 40); do
+    rc=0
+    IFS= read -r -t 0.3 line <&4 || rc=$?
+    [ $rc -eq 0 ] && { echo "answered: $line"; exit; }   # the 408
+    [ $rc -le 128 ] && { echo "closed"; exit; }         # EOF or reset
+    printf 'a' >&4 2>/dev/null || { echo "closed"; exit; }
+  done
+  echo "still open"
+)
+case $closed in
+  closed|"answered: HTTP/1.1 408"*) ;;
+  *) echo "http-check: FAILED: a request trickled a byte at a time was not cut off: $closed"; fail=1 ;;
+esac
+# Slow but complete within the header timeout: answered.
+out=$(exec 3<>"/dev/tcp/127.0.0.1/$port"
+      for part in 'GET / HTTP/1.1\r\n' 'Host: x\r\n' 'Connection: close\r\n' '\r\n'; do
+        printf '%b' "$part" >&3; sleep 0.2
+      done
+      timeout 5 cat <&3 || true)
+grep -q '^HTTP/1.1 200 OK' <<<"$out" || { echo "http-check: FAILED: a slow complete request: $out"; fail=1; }
+# Idle: a connection that sends nothing is closed after --idle-timeout (3 s).
+rc=0
+(exec 3<>"/dev/tcp/127.0.0.1/$port"; timeout 12 cat <&3 >/dev/null) || rc=$?
+[ $rc -eq 0 ] || { echo "http-check: FAILED: an idle connection was still open after 12 s (rc $rc)"; fail=1; }
 # The server still serves after all that.
 send 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' 'HTTP/1.1 200 OK'
 # SIGTERM: the server stops accepting, lets open connections finish, exits 0.

@@ -17,6 +17,12 @@ namespace weft {
 //   weft::task_group g;
 //   for (auto& c : conns) g.spawn([&c] { serve(c); });
 //   g.wait();   // rethrows the first failure, after every child has ended
+//
+// A group is reusable: each wait() ends a batch. Once it has returned or
+// thrown, the batch's failure and the cancellation it (or a canceled or
+// timed-out wait) caused are gone, so the next spawns run uncanceled and the
+// next wait() reports only their failures; a wait() with nothing new since
+// returns normally.
 class task_group {
 public:
     task_group() noexcept;
@@ -48,11 +54,12 @@ public:
     }
 
     // Waits until every child has ended, then rethrows the first exception
-    // that escaped one. If the waiting fiber is canceled, or its
-    // deadline_scope ends, the children are canceled and waited for, and
-    // wait() throws operation_canceled / timed_out.
+    // that escaped one since the last wait(). If the waiting fiber is
+    // canceled, or its deadline_scope ends, the children are canceled and
+    // waited for, and wait() throws operation_canceled / timed_out.
     void wait();
-    // Cancels every child, now and any spawned later in this group.
+    // Cancels every child, now and any spawned later in this group: unlike
+    // the cancellation a failure causes, this one outlasts wait().
     void cancel() noexcept;
 
 private:
@@ -64,14 +71,15 @@ private:
     void enter(child& c) noexcept;
     void leave(child& c) noexcept;
     void fail(std::exception_ptr e) noexcept;
+    void cancel_batch() noexcept;  // the cancellation that ends with the batch
     void wait_shielded() noexcept;
 
     wait_group children_;
     detail::spinlock guard_;
-    child* running_ = nullptr;  // guarded by guard_
-    bool canceled_ = false;     // guarded by guard_
-    std::exception_ptr error_;  // guarded by guard_; the first failure
-    bool observed_ = false;
+    child* running_ = nullptr;     // guarded by guard_
+    bool canceled_ = false;        // guarded by guard_; cancel(): for good
+    bool batch_canceled_ = false;  // guarded by guard_; a failure or a cut wait: until wait() ends
+    std::exception_ptr error_;     // guarded by guard_; the batch's first failure, until wait() takes it
     int uncaught_at_start_;
 };
 

@@ -77,13 +77,12 @@ void basic_stream<D>::shutdown_write() {
 }
 
 template <class D>
-void basic_stream<D>::shutdown(std::error_code& ec, deadline d) {
+void basic_stream<D>::shutdown(std::error_code& ec, deadline) {
     if (fd_ < 0) {
         ec = std::make_error_code(std::errc::bad_file_descriptor);
         return;
     }
-    std::int64_t until = d.steady_ns();
-    if ((ec = begin_socket_call(until))) return;
+    require_fiber("a blocking socket call");
     shutdown_write(ec);
 }
 template <class D>

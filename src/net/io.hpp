@@ -12,20 +12,24 @@
 
 namespace weft::detail {
 
+// For a call that always waits (a lookup, a TLS handshake): fails with
+// operation_canceled or timed_out before it starts if it must not even start.
 inline std::error_code begin_socket_call(std::int64_t& deadline_ns) {
     return begin_blocking(deadline_ns, "a blocking socket call");
 }
 
-// op() returns >= 0 on success or -1 with errno set. Cancellation and a passed
-// deadline are checked first, so they fail even a call that could complete.
+// op() returns >= 0 on success or -1 with errno set. The rule of every socket
+// call (weft/net/stream.hpp): the I/O comes first, as a channel's try does,
+// so a call that can complete without waiting succeeds even when its
+// deadline (or deadline_scope) has passed or the fiber was canceled; only
+// the wait checks them (fd_wait), so only a call that would wait fails.
 template <class Op>
 long io_retry(int fd, bool write, std::int64_t deadline_ns, std::error_code& ec, Op op) {
     if (fd < 0) {
         ec = std::make_error_code(std::errc::bad_file_descriptor);
         return -1;
     }
-    std::int64_t d = deadline_ns;
-    if ((ec = begin_socket_call(d))) return -1;
+    require_fiber("a blocking socket call");
     for (;;) {
         const std::uint32_t ticket = fd_ticket(fd, write);
         const long n = op();
@@ -38,7 +42,7 @@ long io_retry(int fd, bool write, std::int64_t deadline_ns, std::error_code& ec,
             ec = std::error_code(errno, std::generic_category());
             return -1;
         }
-        if ((ec = fd_wait(fd, write, ticket, d))) return -1;
+        if ((ec = fd_wait(fd, write, ticket, deadline_ns))) return -1;
     }
 }
 

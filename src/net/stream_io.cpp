@@ -120,14 +120,27 @@ long ring_io(int fd, bool send, void* data, std::size_t size, deadline d, std::e
 
 namespace stream_ops {
 
+namespace {
+// A call with nothing to move: 0 at once, never a wait, and (for a read) not
+// EOF: recv(fd, buf, 0) would say 0 whether data is pending or the peer
+// closed, and wait on EAGAIN when neither. A closed stream is still an error.
+std::size_t nothing_to_move(int fd, std::error_code& ec) {
+    if (fd < 0) ec = std::make_error_code(std::errc::bad_file_descriptor);
+    else ec.clear();
+    return 0;
+}
+}  // namespace
+
 std::size_t read(int fd, void* data, std::size_t size, std::error_code& ec, deadline d) {
     if (!size_ok(size, ec)) return 0;
+    if (size == 0) return nothing_to_move(fd, ec);
     if (const long n = ring_io(fd, false, data, size, d, ec); n != not_taken) return n < 0 ? 0 : static_cast<std::size_t>(n);
     const long n = io_retry(fd, false, d.steady_ns(), ec, [&] { return ::recv(fd, data, size, 0); });
     return n < 0 ? 0 : static_cast<std::size_t>(n);
 }
 
 std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec, deadline d) {
+    if (size == 0) return nothing_to_move(fd, ec);
     auto* p = static_cast<char*>(data);
     std::size_t done = 0;
     while (done < size) {
@@ -145,10 +158,7 @@ std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec
 
 std::size_t write(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d) {
     if (!size_ok(size, ec)) return 0;
-    if (size == 0 && fd >= 0) {
-        ec.clear();
-        return 0;
-    }
+    if (size == 0) return nothing_to_move(fd, ec);
     if (const long n = ring_io(fd, true, const_cast<void*>(data), size, d, ec); n != not_taken)
         return n < 0 ? 0 : static_cast<std::size_t>(n);
     // MSG_NOSIGNAL: a peer that went away is an error code, not a SIGPIPE.
@@ -157,6 +167,7 @@ std::size_t write(int fd, const void* data, std::size_t size, std::error_code& e
 }
 
 std::size_t write_all(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d) {
+    if (size == 0) return nothing_to_move(fd, ec);
     const auto* p = static_cast<const char*>(data);
     std::size_t done = 0;
     while (done < size) {
@@ -165,7 +176,6 @@ std::size_t write_all(int fd, const void* data, std::size_t size, std::error_cod
         done += n;
     }
     ec.clear();
-    if (size == 0 && fd < 0) ec = std::make_error_code(std::errc::bad_file_descriptor);
     return done;
 }
 
@@ -189,7 +199,9 @@ std::size_t total_size(std::span<const Buffer> bufs) {
 }  // namespace
 
 std::size_t readv(int fd, std::span<const net::mutable_buffer> bufs, std::error_code& ec, deadline d) {
-    if (!iov_ok(bufs.size(), total_size(bufs), ec)) return 0;
+    const std::size_t total = total_size(bufs);
+    if (!iov_ok(bufs.size(), total, ec)) return 0;
+    if (total == 0) return nothing_to_move(fd, ec);
     const auto* iov = reinterpret_cast<const iovec*>(bufs.data());
     const long n = io_retry(fd, false, d.steady_ns(), ec,
                             [&] { return static_cast<long>(::readv(fd, iov, static_cast<int>(bufs.size()))); });
@@ -197,7 +209,9 @@ std::size_t readv(int fd, std::span<const net::mutable_buffer> bufs, std::error_
 }
 
 std::size_t writev(int fd, std::span<const net::const_buffer> bufs, std::error_code& ec, deadline d) {
-    if (!iov_ok(bufs.size(), total_size(bufs), ec)) return 0;
+    const std::size_t total = total_size(bufs);
+    if (!iov_ok(bufs.size(), total, ec)) return 0;
+    if (total == 0) return nothing_to_move(fd, ec);
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(reinterpret_cast<const iovec*>(bufs.data()));
     msg.msg_iovlen = bufs.size();

@@ -93,16 +93,14 @@ tcp_stream tcp_stream::connect(std::string_view host_port, std::error_code& ec, 
         ec = std::make_error_code(std::errc::invalid_argument);
         return {};
     }
-    // One deadline for the lookup and every attempt; a pending cancel or a
-    // passed deadline fail the call before anything starts.
-    std::int64_t until = d.steady_ns();
-    if ((ec = detail::begin_socket_call(until))) return {};
-    const deadline all(std::chrono::steady_clock::time_point(
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(until))));
-    const std::vector<address> list = detail::dial_addresses(hp, ec, all);
+    // One deadline for the lookup and every attempt. A name's lookup always
+    // waits (on the offload pool), so a pending cancel or a passed deadline
+    // fail it; an address literal goes straight to the connect, which like
+    // every socket call succeeds if the kernel completes it at once.
+    const std::vector<address> list = detail::dial_addresses(hp, ec, d);
     if (ec) return {};
     for (const address& to : list) {
-        tcp_stream s = connect(to, ec, all);
+        tcp_stream s = connect(to, ec, d);
         if (!ec) return s;
         if (detail::ends_the_attempts(ec)) break;
     }

@@ -161,7 +161,8 @@ std::error_code classify(state& st, int err, phase ph, std::string& why) {
 }
 
 // Runs op(ssl) until it succeeds (a result > 0), waiting for the direction
-// OpenSSL asks for, under deadline `until` (already begun). Returns op's
+// OpenSSL asks for, under deadline `until` (fd_wait checks it, the
+// fiber's deadline_scope and cancel, before each wait). Returns op's
 // result; <= 0 on failure with ec set, or <= 0 with ec clear for a read that
 // met the peer's close_notify.
 template <class Op>
@@ -202,15 +203,18 @@ int drive(state& st, std::int64_t until, phase ph, std::error_code& ec, std::str
     }
 }
 
-// Checks the start of a blocking call: an open stream, no pending cancel, a
-// deadline not yet passed. Narrows until by the fiber's deadline_scope.
-bool begin(const std::unique_ptr<state>& s, std::int64_t& until, std::error_code& ec) {
+// Checks the start of a stream call: an open stream, on a fiber. The
+// deadline and cancel are left to the waits (drive's fd_wait), as for every
+// socket call: what OpenSSL can do with the bytes it has, or the room the
+// socket has, is done even when the deadline has passed.
+bool begin(const std::unique_ptr<state>& s, std::error_code& ec) {
     ec.clear();
     if (!s || !s->sock.is_open()) {
         ec = std::make_error_code(std::errc::bad_file_descriptor);
         return false;
     }
-    return !(ec = detail::begin_socket_call(until));
+    detail::require_fiber("a blocking socket call");
+    return true;
 }
 
 bool is_ip_literal(std::string_view host) {
@@ -387,8 +391,8 @@ namespace {
 
 std::size_t read_some(const std::unique_ptr<state>& s, void* data, std::size_t size, std::error_code& ec, deadline d,
                       std::string& why) {
-    std::int64_t until = d.steady_ns();
-    if (!begin(s, until, ec) || size == 0) return 0;
+    const std::int64_t until = d.steady_ns();
+    if (!begin(s, ec) || size == 0) return 0;
     std::size_t got = 0;
     const int r = drive(*s, until, phase::read, ec, why,
                         [&](SSL* ssl) { return SSL_read_ex(ssl, data, size, &got); });
@@ -397,8 +401,8 @@ std::size_t read_some(const std::unique_ptr<state>& s, void* data, std::size_t s
 
 std::size_t write_some(const std::unique_ptr<state>& s, const void* data, std::size_t size, std::error_code& ec,
                        deadline d, std::string& why) {
-    std::int64_t until = d.steady_ns();
-    if (!begin(s, until, ec) || size == 0) return 0;
+    const std::int64_t until = d.steady_ns();
+    if (!begin(s, ec) || size == 0) return 0;
     {
         // After our close_notify, as after a TCP half-close: broken_pipe.
         std::lock_guard<weft::mutex> g(s->lock);
@@ -426,8 +430,7 @@ std::size_t read_all(const std::unique_ptr<state>& s, void* data, std::size_t si
         }
         done += n;
     }
-    std::int64_t until = d.steady_ns();
-    if (size == 0) begin(s, until, ec);
+    if (size == 0) begin(s, ec);
     return done;
 }
 
@@ -440,14 +443,13 @@ std::size_t write_every(const std::unique_ptr<state>& s, const void* data, std::
         if (ec) return done;
         done += n;
     }
-    std::int64_t until = d.steady_ns();
-    if (size == 0) begin(s, until, ec);
+    if (size == 0) begin(s, ec);
     return done;
 }
 
 void close_notify(const std::unique_ptr<state>& s, std::error_code& ec, deadline d, std::string& why) {
-    std::int64_t until = d.steady_ns();
-    if (!begin(s, until, ec)) return;
+    const std::int64_t until = d.steady_ns();
+    if (!begin(s, ec)) return;
     state& st = *s;
     drive(st, until, phase::shutdown, ec, why, [&st](SSL* ssl) {
         // Sent already: done. Calling SSL_shutdown again would wait for the peer's.

@@ -77,10 +77,11 @@ unix_stream unix_stream::connect(std::string_view path, std::error_code& ec, dea
     sockaddr_un sa;
     socklen_t len = 0;
     if (!make_sockaddr(path, sa, len, ec)) return {};
-    // Like every blocking call: a pending cancel or a passed deadline fail it
-    // first, even though a Unix connect usually completes at once.
+    // Like every socket call, the connect is tried first: one the kernel
+    // completes at once (room in the listener's backlog) succeeds even under
+    // a passed deadline or a pending cancel; the backoff below waits, so it
+    // is where they end the call.
     std::int64_t until = d.steady_ns();
-    if ((ec = detail::begin_socket_call(until))) return {};
     unix_stream s(detail::open_socket(AF_UNIX, SOCK_STREAM, ec));
     if (ec) return {};
     auto backoff = std::chrono::milliseconds(1);

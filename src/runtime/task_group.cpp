@@ -17,7 +17,8 @@ task_group::~task_group() {
     if (std::uncaught_exceptions() > uncaught_at_start_) cancel();
     wait_shielded();
     // Leaving by the body's own exception: that one wins over a child's.
-    if (error_ && !observed_ && std::uncaught_exceptions() <= uncaught_at_start_)
+    // wait() takes each failure it rethrows, so one still here was never seen.
+    if (error_ && std::uncaught_exceptions() <= uncaught_at_start_)
         detail::fatal("weft: task_group destroyed without wait() after a child failed: %s",
                       detail::exception_message(error_).c_str());
 }
@@ -26,7 +27,7 @@ void task_group::enter(child& c) noexcept {
     detail::worker* w = detail::worker::current();
     c.f = w->running();
     std::lock_guard<detail::spinlock> lock(guard_);
-    if (canceled_) c.f->cancel_requested.store(true, std::memory_order_relaxed);
+    if (canceled_ || batch_canceled_) c.f->cancel_requested.store(true, std::memory_order_relaxed);
     c.next = running_;
     if (running_) running_->prev = &c;
     running_ = &c;
@@ -59,16 +60,22 @@ void task_group::fail(std::exception_ptr e) noexcept {
         std::lock_guard<detail::spinlock> lock(guard_);
         // A child that ends with operation_canceled because the group
         // canceled it is the cancellation working, not a failure.
-        if (canceled_ && is_cancellation(e)) return;
+        if ((canceled_ || batch_canceled_) && is_cancellation(e)) return;
         if (!error_) error_ = std::move(e);
     }
-    cancel();
+    cancel_batch();
 }
 
 void task_group::cancel() noexcept {
     std::lock_guard<detail::spinlock> lock(guard_);
     canceled_ = true;
     // Under the lock: a listed child cannot end (leave() takes it) meanwhile.
+    for (child* c = running_; c; c = c->next) detail::worker::cancel_any(c->f);
+}
+
+void task_group::cancel_batch() noexcept {
+    std::lock_guard<detail::spinlock> lock(guard_);
+    batch_canceled_ = true;
     for (child* c = running_; c; c = c->next) detail::worker::cancel_any(c->f);
 }
 
@@ -102,14 +109,16 @@ void task_group::wait() {
     std::error_code ec;
     children_.wait(ec);
     if (ec) {
-        cancel();
+        cancel_batch();
         wait_shielded();
     }
+    // Every child of the batch has ended: its failure is taken and its
+    // cancellation lifted, so the group starts the next batch afresh.
     std::exception_ptr e;
     {
         std::lock_guard<detail::spinlock> lock(guard_);
-        e = error_;
-        observed_ = true;
+        e = std::exchange(error_, nullptr);
+        batch_canceled_ = false;
     }
     if (e) std::rethrow_exception(e);
     if (ec) throw std::system_error(ec, "weft::task_group::wait");

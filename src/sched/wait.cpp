@@ -217,6 +217,11 @@ std::error_code begin_blocking(std::int64_t& deadline_ns, const char* what) {
     return w->begin_blocking(deadline_ns);
 }
 
+void require_fiber(const char* what) {
+    worker* w = worker::current();
+    if (!w || !w->on_fiber()) fatal("weft: misuse: %s was made outside a fiber", what);
+}
+
 reactor* fiber_reactor() {
     worker* w = worker::current();
     w->ensure_reactor();

@@ -125,6 +125,9 @@ bool claim_front(wait_list& list, wake_target& t, void** item = nullptr) noexcep
 // deadline_ns by the fiber's deadline_scope and fails with
 // operation_canceled or timed_out if the call must not even start.
 std::error_code begin_blocking(std::int64_t& deadline_ns, const char* what);
+// Only the misuse check of begin_blocking: for a call that tries its work
+// first and leaves the deadline and cancel to the wait it may come to.
+void require_fiber(const char* what);
 
 // The reactor backend of the calling fiber's worker, made on first use
 // (throws std::system_error). Fibers only.

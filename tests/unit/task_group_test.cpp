@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <thread>
 
@@ -144,6 +145,70 @@ TEST(TaskGroupTest, ChildrenOnEveryWorkerOfARuntime) {
     EXPECT_EQ(on[0].load(), 100);
     EXPECT_EQ(on[1].load(), 100);
     EXPECT_EQ(placed_anywhere.load(), 200);
+}
+
+// The message of the exception g.wait() throws; "" when it returns.
+std::string wait_error(weft::task_group& g) {
+    try {
+        g.wait();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
+// A wait() that rethrew a failure ends that batch: the error and the
+// cancellation it caused are gone, and the next spawn/wait cycle reports
+// only its own failures.
+TEST(TaskGroupTest, ReusableAfterAFailure) {
+    weft::run([] {
+        weft::task_group g;
+        std::error_code sibling;
+        g.spawn([] { throw std::runtime_error("first"); });
+        g.spawn([&] { weft::this_fiber::sleep_for(60s, sibling); });
+        EXPECT_EQ(wait_error(g), "first");
+        EXPECT_EQ(sibling, std::errc::operation_canceled);
+        EXPECT_EQ(wait_error(g), "");  // nothing new: a second wait() returns
+
+        std::error_code later{std::make_error_code(std::errc::io_error)};
+        bool ran = false;
+        g.spawn([&] {
+            weft::this_fiber::sleep_for(1ms, later);  // not canceled by the old failure
+            ran = true;
+        });
+        EXPECT_EQ(wait_error(g), "");
+        EXPECT_TRUE(ran);
+        EXPECT_FALSE(later) << later.message();
+
+        g.spawn([] { throw std::runtime_error("second"); });
+        EXPECT_EQ(wait_error(g), "second");
+        EXPECT_EQ(wait_error(g), "");
+    });
+}
+
+TEST(TaskGroupTest, ReusableAfterTheWaitTimedOut) {
+    weft::run([] {
+        weft::task_group g;
+        g.spawn([] { weft::this_fiber::sleep_for(60s); });
+        {
+            weft::deadline_scope scope(std::chrono::steady_clock::now() + 10ms);
+            EXPECT_NE(wait_error(g), "");
+        }
+        std::error_code later{std::make_error_code(std::errc::io_error)};
+        g.spawn([&] { weft::this_fiber::sleep_for(1ms, later); });
+        EXPECT_EQ(wait_error(g), "");
+        EXPECT_FALSE(later) << later.message();
+    });
+}
+
+TEST(TaskGroupDeathTest, UnobservedFailureOfALaterBatchIsFatal) {
+    EXPECT_DEATH(weft::run([] {
+                     weft::task_group g;
+                     g.spawn([] { throw std::runtime_error("seen"); });
+                     EXPECT_THROW(g.wait(), std::runtime_error);
+                     g.spawn([] { throw std::runtime_error("unseen"); });
+                 }),
+                 "task_group destroyed without wait\\(\\) after a child failed: unseen");
 }
 
 TEST(TaskGroupDeathTest, UnobservedChildFailureIsFatal) {

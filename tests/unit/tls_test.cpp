@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "net_io_first.hpp"
 #include "tls_test_support.hpp"
 
 namespace {
@@ -196,6 +197,26 @@ TEST(Tls, OneEchoTemplateForTcpUnixAndTls) {
             EXPECT_FALSE(sec) << sec.message();
             EXPECT_EQ(echoed, text.size());
         }
+    });
+}
+
+// The rule of weft::net's calls (net_io_first.hpp) holds through TLS: a
+// record already in OpenSSL's buffer is read under a passed deadline, a
+// zero-size read is 0 at once.
+TEST(Tls, IoFirstThenTheDeadline) {
+    WEFT_NEED_CERTS();
+    weft::run([] {
+        weft::deadline_scope guard{weft_net_test::kGuard};
+        tcp_listener l = listen_v4();
+        tls_stream server;
+        std::error_code sec;
+        auto acceptor = serve_one(l, server_ctx(), &sec, [&](tls_stream& s) { server = std::move(s); });
+        tls_stream client = tls_stream::connect(local(l), client_ctx(), io_limit);
+        acceptor.join();
+        ASSERT_FALSE(sec) << sec.message();
+        ASSERT_TRUE(server.is_open());
+        weft_net_test::io_first::check_all(server, client);
+        weft_net_test::io_first::check_all(client, server);
     });
 }
 

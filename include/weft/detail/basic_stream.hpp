@@ -16,7 +16,9 @@ namespace weft::detail {
 template <class Derived>
 class basic_stream {
 public:
-    // Reads what is there, at least one byte; 0 means the peer closed its side.
+    // Reads what is there, at least one byte; 0 means the peer closed its
+    // side. read(buf, 0) returns 0 at once (no wait, not EOF), as do the
+    // other calls with nothing to move. The deadline rule: weft/net/stream.hpp.
     std::size_t read(void* data, std::size_t size, std::error_code& ec, deadline d = {});
     std::size_t read(void* data, std::size_t size, deadline d = {});
     // Reads exactly size bytes; net_errc::eof if the peer closes first
@@ -34,8 +36,8 @@ public:
     void shutdown_write();
     // The weft::net::stream spelling of shutdown_write: a socket's half-close
     // never waits, so the deadline only matters to streams that must tell
-    // the peer first (tls_stream); a pending cancel or a passed deadline
-    // still fail it, as they fail every call that takes one.
+    // the peer first (tls_stream); like every call that needs no wait, it
+    // succeeds under a passed deadline or a pending cancel.
     void shutdown(std::error_code& ec, deadline d = {});
     void shutdown(deadline d = {});
 

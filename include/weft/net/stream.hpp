@@ -10,6 +10,25 @@
 // Each call has an error_code form and a throwing form, both with a deadline.
 // shutdown ends this side's writing (a TCP half-close; TLS's close_notify);
 // close releases the connection at once and wakes fibers blocked on it.
+//
+// Deadlines and cancellation: the I/O comes first, the deadline second, as
+// for channels. A call that can do its work without waiting (data pending,
+// room in the send buffer, a connection queued for accept, a record already
+// decrypted) succeeds even if its deadline has passed, an enclosing
+// deadline_scope has expired, or the fiber was canceled; only a call that
+// would have to wait fails, at once, with timed_out / operation_canceled.
+// The same rule holds for every weft::net socket call: tcp and unix accept
+// and connect (a connect the kernel completes at once succeeds), udp send
+// and receive. Calls that always wait fail before they start: a name's
+// lookup (resolve, connect to "host:port" with a host name) and a TLS
+// handshake. A loop that reads while data keeps coming therefore keeps
+// going after cancel(); it stops at its first read that finds nothing.
+//
+// Size 0: read(buf, 0), write(buf, 0), read_exact and write_all of 0 bytes
+// return 0 at once, without waiting and whether or not data is pending
+// (Go's rule for Read with an empty buffer). So a read's 0 means end of
+// stream only when size > 0. On a closed stream they fail with
+// bad_file_descriptor, as every call does.
 #pragma once
 
 #include <concepts>

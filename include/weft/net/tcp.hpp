@@ -1,7 +1,11 @@
 // TCP in blocking style on fibers: tcp_stream and tcp_listener. Each blocking
 // call parks only the calling fiber. Every call comes in two forms: one that
 // fills a std::error_code, one that throws std::system_error. Deadlines and
-// cancellation end a wait with timed_out / operation_canceled.
+// cancellation end a wait with timed_out / operation_canceled; they fail
+// only a call that would wait: the I/O is tried first, so a read with data
+// pending, a write with room or an accept with a connection queued succeeds
+// even past its deadline (weft/net/stream.hpp states the rule, and the
+// zero-size case: read(buf, 0) is 0 at once, not EOF).
 #pragma once
 
 #include <cstddef>
@@ -40,8 +44,10 @@ public:
     // the deadline, then each address it has is tried in the resolver's order
     // within what is left of it, until one connects; otherwise the last
     // address's error is reported (connection_refused for a closed port).
-    // The deadline, a deadline_scope or cancel() end it at any point
-    // (timed_out / operation_canceled) without trying further addresses.
+    // The deadline, a deadline_scope or cancel() end it at any wait
+    // (timed_out / operation_canceled) without trying further addresses; a
+    // name's lookup always waits, an address literal's connect only if the
+    // kernel has not completed it at once.
     // A string that is not "host:port" (no port, a port outside 0..65535, an
     // IPv6 address without brackets, a wildcard host "" or "*") gives
     // invalid_argument; a name that does not resolve gives resolve_category()'s error.
@@ -49,7 +55,8 @@ public:
     static tcp_stream connect(std::string_view host_port, deadline d = {});
 
     // Scatter/gather: one readv/writev once the socket is ready; like read/write
-    // they move at least one byte. writev_all loops until everything went out.
+    // they move at least one byte (buffers of 0 bytes in all: 0 at once).
+    // writev_all loops until everything went out.
     std::size_t readv(std::span<const mutable_buffer> bufs, std::error_code& ec, deadline d = {});
     std::size_t readv(std::span<const mutable_buffer> bufs, deadline d = {});
     std::size_t writev(std::span<const const_buffer> bufs, std::error_code& ec, deadline d = {});

@@ -142,6 +142,10 @@ public:
 
     // Reads what is there, at least one byte; 0 when the peer sent
     // close_notify. A peer that closes TCP without it gives tls_errc::truncated.
+    // As for every stream (weft/net/stream.hpp): bytes OpenSSL has already
+    // decrypted, or room to write, are used even past the deadline or after
+    // cancel; size 0 returns 0 at once. The handshakes always wait for the
+    // peer, so a passed deadline or a pending cancel fails them before they start.
     std::size_t read(void* data, std::size_t size, std::error_code& ec, deadline d = {});
     std::size_t read(void* data, std::size_t size, deadline d = {});
     // Exactly size bytes; net_errc::eof after close_notify, tls_errc::truncated without it.

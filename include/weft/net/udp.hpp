@@ -1,9 +1,10 @@
 // UDP in blocking style on fibers: udp_socket. Each blocking call parks only
 // the calling fiber. Every call comes in two forms: one that fills a
 // std::error_code, one that throws std::system_error. Deadlines and
-// cancellation end a wait with timed_out / operation_canceled; a deadline
-// already passed (or a fiber already canceled) fails the call even when it
-// could complete at once.
+// cancellation end a wait with timed_out / operation_canceled; as for every
+// weft::net call (weft/net/stream.hpp), the I/O is tried first, so a send
+// with room or a receive with a datagram waiting succeeds even past its
+// deadline (or after cancel); only a call that would wait fails, at once.
 #pragma once
 
 #include <cstddef>
@@ -22,7 +23,9 @@ namespace weft::net {
 //
 // Datagrams keep their boundaries: one send is one datagram, one receive
 // takes one datagram. An empty datagram is valid: receiving it returns 0
-// (that is not end-of-stream, UDP has none).
+// (that is not end-of-stream, UDP has none). So size 0 is no special case
+// here, unlike for streams: send(data, 0) sends an empty datagram, and
+// receive(buf, 0) takes the next datagram (message_size if it was not empty).
 //
 // Truncation: a datagram larger than the receive buffer does not fit. The
 // buffer is still filled with its first `size` bytes, the return value is
