@@ -1,8 +1,10 @@
 // The poller (see poller.hpp) and the pool of reactor backends.
 #include "reactor/poller.hpp"
 
-#include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #include <fcntl.h>
 
@@ -167,6 +169,17 @@ void fd_detach(int fd) noexcept {
     close_locked(fd, *e);
 }
 
+namespace {
+// close(2) itself: with weft::hook linked, ::close would detach the fd again.
+void close_file(int fd) noexcept {
+#if defined(__linux__)
+    ::syscall(SYS_close, fd);
+#else
+    ::close(fd);
+#endif
+}
+}  // namespace
+
 void fd_close(int fd) noexcept {
     if (fd < 0) return;
     if (fd_entry* e = fd_table::find(fd)) {
@@ -187,7 +200,7 @@ void fd_close(int fd) noexcept {
             return;
         }
     }
-    ::syscall(SYS_close, fd);  // not ::close: with weft::hook linked, that would detach again
+    close_file(fd);
 }
 
 bool fd_ring_begin(int fd, reactor* r) noexcept {
@@ -213,7 +226,7 @@ bool fd_ring_end(int fd) noexcept {
             e->close_deferred = false;
         }
     }
-    if (close_now) ::syscall(SYS_close, fd);
+    if (close_now) close_file(fd);
     return closed;
 }
 

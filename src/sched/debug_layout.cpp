@@ -1,7 +1,9 @@
 #include "sched/debug_layout.hpp"
 
-#include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -59,7 +61,9 @@ const names<wait_reason, wait_count> wait_names;
 }  // namespace
 
 void debug_register(worker* w) noexcept {
-    w->debug_tid_ = static_cast<int>(::syscall(SYS_gettid));
+#if defined(__linux__)
+    w->debug_tid_ = static_cast<int>(::syscall(SYS_gettid));  // gdb's LWP of the thread
+#endif
     std::lock_guard<os_mutex> g(live_mu);
     w->debug_next_ = live_workers;
     live_workers = w;

@@ -1,9 +1,11 @@
 #include "sched/thread_sample.hpp"
 
 #include <signal.h>
+#include <unistd.h>
+#if defined(__linux__)
 #include <sys/syscall.h>
 #include <ucontext.h>
-#include <unistd.h>
+#endif
 
 #include <atomic>
 #include <chrono>
@@ -17,6 +19,7 @@
 #include "sched/symbolize.hpp"
 #include "sched/worker.hpp"
 
+#if defined(__linux__)
 namespace weft::detail {
 namespace {
 
@@ -171,3 +174,12 @@ std::string describe_thread(int tid, std::string& backtrace) {
 }
 
 }  // namespace weft::detail
+
+#else  // no /proc/self/task, no tgkill: reports carry no state and no backtrace
+
+namespace weft::detail {
+bool prepare_thread_sampling() noexcept { return false; }
+std::string describe_thread(int, std::string&) { return ""; }
+}  // namespace weft::detail
+
+#endif
