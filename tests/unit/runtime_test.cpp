@@ -519,7 +519,10 @@ TEST(StallReportTest, ACallThatBlocksTheThreadIsReported) {
     ASSERT_TRUE(stall_reported.load());
     EXPECT_EQ(count_containing(cap.lines(), "weft: worker 0 stalled for "), 1u);
     EXPECT_EQ(count_containing(cap.lines(), " in fiber 'main' #"), cap.lines().size());
-    EXPECT_EQ(count_containing(cap.lines(), "nanosleep)"), 1u) << ::testing::PrintToString(cap.lines());
+    // Mostly asleep in the kernel, between its 1 ms sleeps computing a little:
+    // the sample says which it caught.
+    EXPECT_EQ(count_containing(cap.lines(), "nanosleep)") + count_containing(cap.lines(), " (computing)"), 1u)
+        << ::testing::PrintToString(cap.lines());
 }
 
 TEST(StallReportTest, WeftRunReadsTheEnvironment) {
