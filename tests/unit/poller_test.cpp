@@ -116,11 +116,12 @@ bool uring_allowed() {
     return false;
 #endif
 }
+// What a worker left to choose takes: WEFT_REACTOR's pick, else io_uring
+// where it may be made (and weft has it), else epoll.
 std::string linux_backend_expected() {
     const char* env = std::getenv("WEFT_REACTOR");
-    if (env && (std::string(env) == "io_uring" || std::string(env) == "uring"))
-        return uring_allowed() ? "io_uring" : "epoll";
-    return "epoll";
+    if (env && std::string(env) == "epoll") return "epoll";
+    return uring_allowed() ? "io_uring" : "epoll";
 }
 }  // namespace
 #endif
