@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -12,14 +13,21 @@
 namespace http_example {
 
 namespace {
+// Appended into one string, numbers with std::to_chars: no stream (and its
+// locale) per answer.
 std::string response(int status, const char* reason, const std::string& body, bool keep_alive,
                      const char* type = "text/plain") {
-    std::ostringstream os;
-    os << "HTTP/1.1 " << status << ' ' << reason << "\r\nContent-Type: " << type
-       << "\r\nContent-Length: " << body.size() << "\r\nConnection: " << (keep_alive ? "keep-alive" : "close")
-       << "\r\n\r\n"
-       << body;
-    return os.str();
+    char num[2][24];
+    const auto code = std::to_chars(num[0], num[0] + sizeof num[0], status);
+    const auto len = std::to_chars(num[1], num[1] + sizeof num[1], body.size());
+    std::string out;
+    out.reserve(128 + body.size());
+    out.append("HTTP/1.1 ").append(num[0], code.ptr).append(" ").append(reason);
+    out.append("\r\nContent-Type: ").append(type);
+    out.append("\r\nContent-Length: ").append(num[1], len.ptr);
+    out.append("\r\nConnection: ").append(keep_alive ? "keep-alive" : "close").append("\r\n\r\n");
+    out.append(body);
+    return out;
 }
 }  // namespace
 

@@ -471,7 +471,9 @@ TEST(StallReportTest, TheReportSaysComputingAndWhere) {
         if (l.find(" stalled for ") != l.npos) report = l;
     EXPECT_NE(report.find(" (computing)"), std::string::npos) << report;
     EXPECT_NE(report.find("\n      #0 0x"), std::string::npos) << report;
-#ifdef WEFT_TEST_HAVE_LIBDW
+    // Under ThreadSanitizer the sample lands in its runtime (atomics are calls
+    // there, without frame pointers), so the walk stops before the function.
+#if defined(WEFT_TEST_HAVE_LIBDW) && !defined(__SANITIZE_THREAD__)
     EXPECT_NE(report.find("spin_in_a_named_function"), std::string::npos) << report;
 #endif
 }
@@ -504,7 +506,9 @@ TEST(StallReportTest, ABlockingSystemCallIsNamedAndNotDisturbed) {
     for (const auto& l : cap.lines())
         if (l.find(" stalled for ") != l.npos) report = l;
     EXPECT_NE(report.find(" (blocked in read)"), std::string::npos) << report;
+#if !defined(__SANITIZE_THREAD__)  // ThreadSanitizer holds signals back until its next interceptor
     EXPECT_NE(report.find("\n      #0 0x"), std::string::npos) << report;
+#endif
 }
 
 TEST(StallReportTest, ACallThatBlocksTheThreadIsReported) {
