@@ -262,16 +262,24 @@ std::unique_ptr<state> handshake(std::unique_ptr<state> st, std::int64_t until, 
     return st;
 }
 
-std::unique_ptr<state> client(tcp_stream&& s, const tls_context& ctx, std::string_view name, std::error_code& ec,
-                              deadline d, std::string& why) {
+// The start of a handshake, either side: an open stream, a call that may
+// start (a handshake always waits: the deadline and cancel are checked now),
+// and the SSL object on it.
+std::unique_ptr<state> start(tcp_stream&& s, const tls_context& ctx, std::error_code& ec, std::int64_t& until,
+                             std::string& why) {
     ec.clear();
-    std::int64_t until = d.steady_ns();
     if (!s.is_open()) {
         ec = std::make_error_code(std::errc::bad_file_descriptor);
         return nullptr;
     }
     if ((ec = detail::begin_socket_call(until))) return nullptr;
-    std::unique_ptr<state> st = new_state(std::move(s), ctx, ec, why);
+    return new_state(std::move(s), ctx, ec, why);
+}
+
+std::unique_ptr<state> client(tcp_stream&& s, const tls_context& ctx, std::string_view name, std::error_code& ec,
+                              deadline d, std::string& why) {
+    std::int64_t until = d.steady_ns();
+    std::unique_ptr<state> st = start(std::move(s), ctx, ec, until, why);
     if (!st) return nullptr;
     // "[::1]", as connect's host_port spells it, names the address inside.
     if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
@@ -296,14 +304,8 @@ std::unique_ptr<state> client(tcp_stream&& s, const tls_context& ctx, std::strin
 
 std::unique_ptr<state> server(tcp_stream&& s, const tls_context& ctx, std::error_code& ec, deadline d,
                               std::string& why) {
-    ec.clear();
     std::int64_t until = d.steady_ns();
-    if (!s.is_open()) {
-        ec = std::make_error_code(std::errc::bad_file_descriptor);
-        return nullptr;
-    }
-    if ((ec = detail::begin_socket_call(until))) return nullptr;
-    std::unique_ptr<state> st = new_state(std::move(s), ctx, ec, why);
+    std::unique_ptr<state> st = start(std::move(s), ctx, ec, until, why);
     if (!st) return nullptr;
     SSL_set_accept_state(st->ssl);
     return handshake(std::move(st), until, ec, why);
