@@ -4,18 +4,10 @@
 # hs_clients, load_pin, begin_measure/end_measure, check_hello and record.
 
 # A CA and a server certificate for 127.0.0.1 and localhost (EC P-256), as
-# scripts/http-check.sh makes them; every TLS row uses this one.
+# scripts/make-test-certs.sh makes them; every TLS row uses this one.
 make_certs() {
   mkdir -p "$tmp/tls"
-  (cd "$tmp/tls" &&
-   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem \
-     -days 2 -subj '/CN=weft bench CA' -addext basicConstraints=critical,CA:TRUE \
-     -addext keyUsage=critical,keyCertSign,cRLSign &&
-   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key \
-     -out server.csr -subj /CN=localhost &&
-   printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >ext.cnf &&
-   openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
-     -extfile ext.cnf) >"$tmp/tls/openssl.log" 2>&1
+  "$root/scripts/make-test-certs.sh" "$tmp/tls" "weft bench CA" >"$tmp/tls/openssl.log" 2>&1
 }
 
 # negotiated NAME PORT: records the protocol and cipher the server picks for

@@ -115,15 +115,8 @@ for bad in "--tls-cert" "--tls-cert $dir/x.pem" "--tls-key $dir/x.key" "--tls-ce
 done
 # HTTPS, where the server was built with TLS.
 if "$server" --help | grep -q -- --tls-cert && command -v openssl >/dev/null && command -v curl >/dev/null; then
-  (cd "$dir" &&
-   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem \
-     -days 2 -subj '/CN=weft http-check CA' -addext basicConstraints=critical,CA:TRUE \
-     -addext keyUsage=critical,keyCertSign,cRLSign &&
-   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key \
-     -out server.csr -subj /CN=localhost &&
-   printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > ext.cnf &&
-   openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
-     -extfile ext.cnf) >"$dir/openssl.log" 2>&1 || { echo "http-check: FAILED: openssl could not make certificates"; cat "$dir/openssl.log"; exit 1; }
+  "$(dirname "$0")/make-test-certs.sh" "$dir" "weft http-check CA" >"$dir/openssl.log" 2>&1 ||
+    { echo "http-check: FAILED: openssl could not make certificates"; cat "$dir/openssl.log"; exit 1; }
   rm -f "$dir/port"
   "$server" 127.0.0.1:0 --root "$dir/root" --port-file "$dir/port" --workers "$workers" \
     --tls-cert "$dir/server.pem" --tls-key "$dir/server.key" &
