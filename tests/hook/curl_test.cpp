@@ -89,10 +89,11 @@ int main(int argc, char** argv) {
     std::printf("curl_test: %d fibers x %d fetches on one worker: %ld/%ld bodies verified, %ld failures; "
                 "peak fibers inside curl_easy_perform %d\n",
                 fibers, fetches, ok, want, failures, peak);
-    // Without the hooks each fetch would block the only worker: the peak would
-    // be 1. With them it is usually every fiber; a quarter leaves room for a
-    // busy machine, where early fetches can end before the last fibers start.
-    if (ok != want || failures != 0 || peak < fibers / 4) {
+    // Without the hooks each fetch would block the only worker, so no two
+    // fibers could ever be inside curl at once: a peak of 2 proves they park.
+    // (It is usually far higher, but how many fetches end before the last
+    // fibers start depends on how fast the server answers: not a test.)
+    if (ok != want || failures != 0 || peak < 2) {
         std::printf("curl_test: FAILED\n");
         return 1;
     }
