@@ -79,8 +79,11 @@ struct bucket {
     std::mutex mu;
     std::condition_variable cv;
 };
+// Never destroyed: threads that outlive main (detached offload threads asleep
+// in os_condvar, say) may still wait on them while exit runs destructors, and
+// destroying a condition variable that has waiters blocks.
 bucket& bucket_of(const void* p) noexcept {
-    static bucket buckets[64];
+    static bucket* const buckets = new bucket[64];
     return buckets[(reinterpret_cast<std::uintptr_t>(p) >> 4) % 64];
 }
 }  // namespace
