@@ -10,29 +10,15 @@
 #include <vector>
 
 #include "weft/weft.hpp"
+#include "await_support.hpp"
 
 namespace {
+
+using namespace weft_await;
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-// Until pred() or about 10 s (liveness only).
-template <class P>
-void await(P pred) {
-    for (int i = 0; i < 10000 && !pred(); ++i) {
-        if (weft::in_fiber()) weft::this_fiber::sleep_for(1ms);
-        else std::this_thread::sleep_for(1ms);
-    }
-}
-
-std::error_code code_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const std::system_error& e) {
-        return e.code();
-    }
-    return {};
-}
 
 TEST(OffloadCancel, CancelReleasesTheCallerAndTheJobFinishesWithItsState) {
     weft::run([] {

@@ -10,17 +10,14 @@
 #include <thread>
 
 #include "weft/weft.hpp"
+#include "await_support.hpp"
 
 namespace {
 
+using namespace weft_await;
+
 using namespace std::chrono_literals;
 
-void await_flag(const std::atomic<bool>& flag) {
-    for (int i = 0; i < 10000 && !flag.load(); ++i) {
-        if (weft::in_fiber()) weft::this_fiber::sleep_for(1ms);
-        else std::this_thread::sleep_for(1ms);
-    }
-}
 
 TEST(StopScope, StopEndsABlockedRecvAndTheScopeEndLiftsIt) {
     weft::run([] {

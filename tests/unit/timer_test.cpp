@@ -10,28 +10,15 @@
 #include <vector>
 
 #include "weft/weft.hpp"
+#include "await_support.hpp"
 
 namespace {
+
+using namespace weft_await;
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-std::error_code code_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const std::system_error& e) {
-        return e.code();
-    }
-    return {};
-}
-
-// Until flag is set or about 10 s passed (liveness only).
-void await_flag(const std::atomic<bool>& flag) {
-    for (int i = 0; i < 10000 && !flag.load(); ++i) {
-        if (weft::in_fiber()) weft::this_fiber::sleep_for(1ms);
-        else std::this_thread::sleep_for(1ms);
-    }
-}
 
 TEST(Timer, FiresAndStaysFiredUntilReset) {
     weft::run([] {
