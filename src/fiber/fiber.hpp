@@ -105,7 +105,6 @@ struct fiber {
     bool migratable = false;  // may change workers at a yield() after it started
     bool yielded = false;     // in a run queue because it yielded (a migratable fiber may move)
     bool foreign_stack = false;  // taken from a runtime's shared pool, by a thread outside it
-    bool migrated = false;    // has changed workers: remote entries naming it may sit in any queue
     bool listed = false;      // in its worker's list of live fibers
     // join_running, join_done, join_detached, or the joiner's waiter*.
     std::atomic<std::uintptr_t> join_state{join_running};
@@ -127,6 +126,12 @@ struct fiber {
     std::int64_t scope_deadline = no_deadline;  // earliest enclosing deadline_scope
     // Numbers waits other threads may end, so late wakes are dropped.
     std::atomic<std::uint64_t> wait_seq{0};
+    // The fiber's node in a worker's remote queue (sched/worker_remote.cpp):
+    // what other threads asked of it (remote_bit), the newest wait a wake
+    // was posted for, and the queue link, owned by whoever queued the node.
+    std::atomic<std::uint32_t> remote_bits{0};
+    std::atomic<std::uint64_t> remote_seq{0};
+    fiber* remote_next = nullptr;
     timer_node* timer = nullptr;   // the current park's deadline, removed by whoever wakes it
     eh_state eh;
     stack stk;                     // empty for a thread's own stack

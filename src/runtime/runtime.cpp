@@ -35,6 +35,7 @@ runtime::runtime(runtime_options opts) {
     auto group = std::make_unique<detail::worker_group>();
     group->workers.assign(n, nullptr);
     group->spin_ns = static_cast<unsigned>(std::chrono::nanoseconds(opts.idle_spin).count());
+    group->spin_cap = detail::spin_cap_for(static_cast<unsigned>(n));
     group->foreign_stacks = std::make_unique<detail::stack_pool>();
     // On the heap with the group: a worker may still be inside wait() after
     // the last arrival lets this constructor return.
@@ -118,7 +119,11 @@ void runtime::end_workers() noexcept {
     for (std::thread& t : threads_) t.join();
     detail::unregister_group(group_);
     // Fibers joined from outside after their worker's last look are freed here.
-    for (detail::worker* w : group_->workers) w->drain_after_exit();
+    // A node one worker passes to another's queue needs that one's drain too.
+    for (bool any = true; any;) {
+        any = false;
+        for (detail::worker* w : group_->workers) any |= w->drain_after_exit();
+    }
     for (detail::worker* w : group_->workers) delete w;
     delete group_;
 }

@@ -13,6 +13,7 @@
 #include <ostream>
 #include <sstream>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "common/assert.hpp"
@@ -59,6 +60,11 @@ worker::worker(worker_group* group, unsigned index) : group_(group), index_(inde
 }
 
 worker::~worker() {
+    // A spawn, cancel or free from another thread may still be reading this.
+    for (unsigned spins = 0; foreign_posts_.load(std::memory_order_acquire) != 0; ++spins) {
+        if (spins < 64) cpu_relax();
+        else std::this_thread::yield();
+    }
     drain_remote();  // frees of fibers joined from other threads
     for (fiber* f = all_; f; f = f->all_next)
         fatal("weft: fiber '%s' #%llu outlived weft::run", f->name,
@@ -142,7 +148,7 @@ void worker::start(fiber* f) noexcept {
     const bool takeable = group_ && fresh_eligible(f);
     adopt(f);
     // An idle worker takes it from fresh_ if this one stays busy. (Not from
-    // adopt(): drain_remote() holds the remote queue's lock there.)
+    // adopt(): a start through the remote queue already woke a worker.)
     if (takeable) wake_idle_worker();
 }
 
@@ -267,11 +273,6 @@ void worker::retire(fiber* f) noexcept {
                   static_cast<unsigned long long>(f->id), exception_message(f->error).c_str());
         release(f);
     }
-}
-
-void worker::release(fiber* f) noexcept {
-    purge_remote(f);
-    release_here(f);
 }
 
 void worker::release_here(fiber* f) noexcept {

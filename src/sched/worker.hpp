@@ -48,6 +48,7 @@ struct worker_group {
     std::atomic<unsigned> spinning{0};
     std::atomic<unsigned> sleeping{0};
     unsigned spin_ns = 20'000;                  // idle workers spin this long before sleeping
+    unsigned spin_cap = 2;                      // at most this many spin at once (spin_allowed)
     // Stacks for fibers spawned from threads that are not workers.
     os_mutex foreign_mu;
     std::unique_ptr<stack_pool> foreign_stacks;
@@ -72,6 +73,20 @@ struct worker_group {
     void enter_deep_idle(worker* w) noexcept;
     void leave_deep_idle() noexcept;
 };
+
+// Whether an idle worker may spin, given how many already do and how many
+// sleep (Go's rule for spinning Ms): spinners stay under half of the workers
+// that are not asleep, so a big runtime with little work does not burn every
+// idle CPU looking for it. A worker whose fibers wait for other threads
+// (awaiting_replies) may spin anyway, within the cap: a reply is likely soon,
+// and catching it spinning saves a sleep and a wake-up in the kernel.
+constexpr bool spin_allowed(unsigned spinning, unsigned sleeping, unsigned workers, unsigned cap,
+                            bool awaiting_replies) noexcept {
+    if (spinning >= cap) return false;
+    const unsigned awake = workers > sleeping ? workers - sleeping : 0;
+    return awaiting_replies || 2 * spinning < awake;
+}
+inline unsigned spin_cap_for(unsigned workers) noexcept { return workers / 2 > 2 ? workers / 2 : 2; }
 
 // initial-exec: libweft.a is built PIC, and the default TLS model for PIC
 // would make every access to this a call to __tls_get_addr on the switch path.
@@ -161,11 +176,15 @@ public:
     // thread's own state; the object lives on until the runtime ends.
     void thread_exit() noexcept;
     // After every worker thread ended: frees fibers still queued for release.
-    void drain_after_exit() noexcept;
+    // True if it found anything (a node it passed on may need another round).
+    bool drain_after_exit() noexcept;
     void notify() noexcept;  // any thread: interrupts an idle wait
 
     void dump(std::ostream& os) const;
-    bool remote_pending() const noexcept { return remote_pending_.load(std::memory_order_seq_cst); }
+    bool remote_pending() const noexcept {
+        return remote_head_.load(std::memory_order_seq_cst) != nullptr ||
+               notified_.load(std::memory_order_seq_cst);
+    }
     std::size_t live_fibers() const noexcept { return live_; }
     stack_pool& stacks() noexcept { return stacks_; }
 
@@ -216,14 +235,17 @@ private:
     bool steal(const unsigned* before = nullptr) noexcept;
     static constexpr std::size_t steal_track = 64;  // workers whose passes a spin remembers
     enum class remote_kind : std::uint8_t { wake, cancel, start, release };
-    void post(remote_kind kind, fiber* f, std::uint64_t seq) noexcept;
+    void post(remote_kind kind, fiber* f, std::uint64_t seq = 0) noexcept;
     void post_batch(fiber* list) noexcept;  // `start` entries for a chain linked by next
+    // Pushes nodes already marked queued (first..last linked by remote_next).
+    void push_remote(fiber* first, fiber* last) noexcept;
+    void take_remote(fiber* f) noexcept;    // one node of the drained stack
     void adopt(fiber* f) noexcept;          // a fiber handed to this worker
     void release_here(fiber* f) noexcept;   // frees f into this worker's pool
-    void purge_remote(fiber* f) noexcept;   // drops queued entries naming f
     void give_work(worker* thief) noexcept;
     void unlink_given(fiber* f, worker* thief) noexcept;  // leaves this worker for thief
     void ask_for_work() noexcept;
+    bool start_spinning() noexcept;  // counts this worker in group_->spinning if spin_allowed
     void idle_wait(std::int64_t timeout_ns) noexcept;
     // The group's stop grace is over: cancel every fiber here, now and later.
     void check_group_stop(std::int64_t now) noexcept;
@@ -273,19 +295,15 @@ private:
 
     reactor* reactor_ = nullptr;  // from the process-wide pool, made on first use
 
-    // Wake-ups, cancels, new fibers and frees from other threads. Entries are
-    // processed under the lock, so a fiber named by one cannot be freed by
-    // another worker meanwhile (freeing purges every queue that may name it).
-    os_mutex remote_mu_;
-    struct remote_entry {
-        fiber* f;
-        std::uint64_t seq;
-        remote_kind kind;
-    };
-    std::vector<remote_entry> remote_;    // guarded by remote_mu_
-    std::vector<fiber*> to_release_;      // worker thread only
-    std::atomic<bool> remote_pending_{false};
+    // Wake-ups, cancels, new fibers and frees from other threads: a
+    // lock-free stack of fiber nodes (fiber::remote_*), taken whole by the
+    // worker. The protocol is written at the top of worker_remote.cpp.
+    alignas(64) std::atomic<fiber*> remote_head_{nullptr};
+    std::atomic<bool> notified_{false};   // notify(): leave an idle wait, no entry
     std::atomic<bool> sleeping_{false};   // in a blocking poll: posters must wake the reactor
+    // Posts from outside the worker's fibers' own waits (spawns, cancels and
+    // frees from other threads) still reading this worker: ~worker waits them out.
+    std::atomic<unsigned> foreign_posts_{0};
     std::size_t remote_waiters_ = 0;      // worker thread only
     // An idle worker of the group asking for fibers; served at the next
     // maintenance pass or spawn, by handing over unstarted fibers.

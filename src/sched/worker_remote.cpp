@@ -31,6 +31,56 @@ void worker_group::wake_all() noexcept {
 }
 
 // ---- the remote queue --------------------------------------------------------
+//
+// Each fiber has one node (fiber::remote_bits/remote_seq/remote_next), so a
+// post allocates nothing and a queue never holds a fiber twice. remote_bits
+// says what was asked of the fiber (rb_wake, rb_cancel, rb_start,
+// rb_release), whether the node is held (rb_queued: in some worker's stack,
+// or being taken by it) and whether its fiber was freed meanwhile (rb_freed).
+//
+// - A poster ORs its bit in together with rb_queued. Only if rb_queued was
+//   clear does it push the node, onto the owner's stack (a CAS on
+//   remote_head_), and wake the owner if it sleeps. Otherwise the holder
+//   sees the new bit before it lets go (below), so nothing is lost.
+// - The worker takes its whole stack with one exchange (no ABA: nodes are
+//   never popped one by one), reverses it into posting order and takes each
+//   node: it clears the bits it handles, acts on them, looks again, and
+//   lets go (rb_queued cleared by a CAS that fails if a bit came in).
+// - While rb_queued is set, nobody frees the fiber: a worker that frees it
+//   sets rb_freed instead, and the holder frees it when it lets go. This is
+//   what keeps entries safe when a fiber is freed on another worker, with
+//   no purge and no lock.
+// - The node is in the queue of the worker that was the owner when it was
+//   pushed. If the fiber has changed workers since (stolen before it
+//   started, or a migratable fiber given away), the holder passes the node,
+//   still held and with its bits, to the new owner: a wake for the fiber's
+//   wait there is never dropped on the old worker.
+// - A wake names the wait it is for (remote_seq keeps the newest posted):
+//   it makes the fiber ready only if that wait is still the fiber's current
+//   one (wait_seq), so a late wake for a wait that ended is dropped.
+// - Lifetime of the poster's view of the worker: a wake is posted by
+//   deliver(), whose waiter waits for `notified` before returning, so the
+//   fiber (and its worker) outlives the post. Other posts count themselves
+//   in foreign_posts_, which ~worker waits out.
+
+namespace {
+constexpr std::uint32_t rb_wake = 1u << 0;
+constexpr std::uint32_t rb_cancel = 1u << 1;
+constexpr std::uint32_t rb_start = 1u << 2;
+constexpr std::uint32_t rb_release = 1u << 3;
+constexpr std::uint32_t rb_kinds = rb_wake | rb_cancel | rb_start | rb_release;
+constexpr std::uint32_t rb_queued = 1u << 4;
+constexpr std::uint32_t rb_freed = 1u << 5;
+
+// Counts a post that is not a waiter's wake while it may touch the worker.
+struct foreign_post {
+    std::atomic<unsigned>& n;
+    explicit foreign_post(std::atomic<unsigned>& c) noexcept : n(c) { n.fetch_add(1, std::memory_order_seq_cst); }
+    ~foreign_post() { n.fetch_sub(1, std::memory_order_release); }
+    foreign_post(const foreign_post&) = delete;
+    foreign_post& operator=(const foreign_post&) = delete;
+};
+}  // namespace
 
 void worker::ensure_reactor() {
     if (!reactor_) reactor_ = acquire_reactor();
@@ -46,83 +96,136 @@ void worker::end_remote_wait() noexcept {
     bump_wait_seq(current_);  // any wake still in flight for this wait is now stale
 }
 
-void worker::post(remote_kind kind, fiber* f, std::uint64_t seq) noexcept {
-    // All under the lock: the woken fiber can only run after drain_remote()
-    // takes the entry, so this worker (and its reactor) outlives the call.
-    std::lock_guard<os_mutex> lock(remote_mu_);
-    remote_.push_back(remote_entry{f, seq, kind});
-    // seq_cst pairs with idle_wait(): either it sees the entry before it
+void worker::push_remote(fiber* first, fiber* last) noexcept {
+    fiber* head = remote_head_.load(std::memory_order_relaxed);
+    do {
+        last->remote_next = head;
+    } while (!remote_head_.compare_exchange_weak(head, first, std::memory_order_seq_cst,
+                                                 std::memory_order_relaxed));
+    // seq_cst pairs with idle_wait(): either it sees the node before it
     // sleeps, or this sees it sleeping and wakes it.
-    remote_pending_.store(true, std::memory_order_seq_cst);
     if (sleeping_.load(std::memory_order_seq_cst)) reactor_->wake();
 }
 
+void worker::post(remote_kind kind, fiber* f, std::uint64_t seq) noexcept {
+    std::uint32_t bit = rb_wake;
+    switch (kind) {
+        case remote_kind::wake: {
+            // The newest wait wins; an older one is stale by then anyway.
+            std::uint64_t cur = f->remote_seq.load(std::memory_order_relaxed);
+            while (cur < seq && !f->remote_seq.compare_exchange_weak(cur, seq, std::memory_order_release,
+                                                                     std::memory_order_relaxed)) {
+            }
+            break;
+        }
+        case remote_kind::cancel: bit = rb_cancel; break;
+        case remote_kind::start: bit = rb_start; break;
+        case remote_kind::release: bit = rb_release; break;
+    }
+    if (kind == remote_kind::wake) {
+        if (!(f->remote_bits.fetch_or(bit | rb_queued, std::memory_order_acq_rel) & rb_queued)) push_remote(f, f);
+        return;
+    }
+    foreign_post guard(foreign_posts_);
+    if (!(f->remote_bits.fetch_or(bit | rb_queued, std::memory_order_acq_rel) & rb_queued)) push_remote(f, f);
+}
+
 void worker::post_batch(fiber* list) noexcept {
-    std::lock_guard<os_mutex> lock(remote_mu_);
+    // One push for the nodes that were free; a node still held elsewhere
+    // (a stale wake on the old worker) is passed on to this one by its holder.
+    foreign_post guard(foreign_posts_);
+    fiber* first = nullptr;
+    fiber* last = nullptr;
     for (fiber* f = list; f;) {
         fiber* next = f->next;
-        remote_.push_back(remote_entry{f, 0, remote_kind::start});
+        if (!(f->remote_bits.fetch_or(rb_start | rb_queued, std::memory_order_acq_rel) & rb_queued)) {
+            f->remote_next = first;
+            first = f;
+            if (!last) last = f;
+        }
         f = next;
     }
-    remote_pending_.store(true, std::memory_order_seq_cst);
-    if (sleeping_.load(std::memory_order_seq_cst)) reactor_->wake();
+    if (first) push_remote(first, last);
+}
+
+void worker::release(fiber* f) noexcept {
+    // A node of f still held by a remote queue: its holder frees it.
+    std::uint32_t b = f->remote_bits.load(std::memory_order_acquire);
+    while (b & rb_queued) {
+        if (f->remote_bits.compare_exchange_weak(b, b | rb_freed, std::memory_order_acq_rel,
+                                                 std::memory_order_acquire))
+            return;
+    }
+    release_here(f);
 }
 
 void worker::remote_wake(fiber* f, std::uint64_t seq) noexcept { post(remote_kind::wake, f, seq); }
 
 void worker::start_remote(fiber* f) noexcept {
     if (group_) group_->fiber_started();
-    post(remote_kind::start, f, 0);
+    post(remote_kind::start, f);
+}
+
+void worker::take_remote(fiber* f) noexcept {
+    std::uint32_t b = f->remote_bits.load(std::memory_order_acquire);
+    for (;;) {
+        if (b & (rb_freed | rb_release)) {
+            // Finished and let go by everyone else: whatever else was asked is moot.
+            f->remote_bits.store(0, std::memory_order_relaxed);
+            release_here(f);
+            return;
+        }
+        worker* o = f->owner.load(std::memory_order_acquire);
+        if (o != this) {  // moved since: the new owner takes the node, held, bits and all
+            o->push_remote(f, f);
+            return;
+        }
+        if (const std::uint32_t kinds = b & rb_kinds) {
+            f->remote_bits.fetch_and(~kinds, std::memory_order_acq_rel);
+            if (kinds & rb_start) adopt(f);
+            if (kinds & rb_cancel) interrupt(f);
+            if ((kinds & rb_wake) &&
+                f->wait_seq.load(std::memory_order_relaxed) == f->remote_seq.load(std::memory_order_acquire))
+                wake(f, wake_reason::ready);
+            b = f->remote_bits.load(std::memory_order_acquire);
+            continue;
+        }
+        if (f->remote_bits.compare_exchange_weak(b, 0, std::memory_order_acq_rel, std::memory_order_acquire))
+            return;  // let go; b holds what came in meanwhile, taken on the next turn
+    }
 }
 
 void worker::drain_remote() noexcept {
-    if (!remote_pending_.load(std::memory_order_acquire)) return;
-    {
-        std::lock_guard<os_mutex> lock(remote_mu_);
-        remote_pending_.store(false, std::memory_order_relaxed);
-        for (const remote_entry& e : remote_) {
-            fiber* f = e.f;
-            switch (e.kind) {
-                case remote_kind::start: adopt(f); break;
-                case remote_kind::wake:
-                    // Dropped when late (the wait ended some other way) or
-                    // when the fiber has since moved to another worker.
-                    if (f->owner.load(std::memory_order_relaxed) == this &&
-                        f->wait_seq.load(std::memory_order_relaxed) == e.seq)
-                        wake(f, wake_reason::ready);
-                    break;
-                case remote_kind::cancel:
-                    // A fiber that moved meanwhile sees cancel_requested at
-                    // its next blocking call on its new worker.
-                    if (f->owner.load(std::memory_order_relaxed) == this) interrupt(f);
-                    break;
-                case remote_kind::release: to_release_.push_back(f); break;
-            }
-        }
-        remote_.clear();
+    if (remote_head_.load(std::memory_order_acquire) == nullptr) {
+        if (!notified_.load(std::memory_order_relaxed)) return;
+        notified_.store(false, std::memory_order_relaxed);
+        return;
     }
-    for (fiber* f : to_release_) release(f);  // release() purges: it takes the lock itself
-    to_release_.clear();
-}
-
-void worker::purge_remote(fiber* f) noexcept {
-    auto purge = [f](worker* w) {
-        if (!w->remote_pending_.load(std::memory_order_acquire)) return;
-        std::lock_guard<os_mutex> lock(w->remote_mu_);
-        std::erase_if(w->remote_, [f](const remote_entry& e) { return e.f == f; });
-    };
-    if (f->migrated && group_) {
-        for (worker* w : group_->workers) purge(w);
-    } else {
-        purge(this);
+    notified_.store(false, std::memory_order_relaxed);
+    fiber* lifo = remote_head_.exchange(nullptr, std::memory_order_acq_rel);
+    fiber* fifo = nullptr;
+    while (lifo) {  // still held: no poster touches remote_next
+        fiber* next = lifo->remote_next;
+        lifo->remote_next = fifo;
+        fifo = lifo;
+        lifo = next;
+    }
+    while (fifo) {
+        fiber* next = fifo->remote_next;  // before take_remote lets the node go
+        take_remote(fifo);
+        fifo = next;
     }
 }
 
-void worker::drain_after_exit() noexcept { drain_remote(); }
+bool worker::drain_after_exit() noexcept {
+    const bool any = remote_head_.load(std::memory_order_acquire) != nullptr;
+    drain_remote();
+    return any;
+}
 
 void worker::notify() noexcept {
-    std::lock_guard<os_mutex> lock(remote_mu_);
-    remote_pending_.store(true, std::memory_order_seq_cst);
+    foreign_post guard(foreign_posts_);
+    notified_.store(true, std::memory_order_seq_cst);
     if (sleeping_.load(std::memory_order_seq_cst)) reactor_->wake();
 }
 
@@ -146,11 +249,10 @@ void worker::free_fiber(fiber* f) noexcept {
         o->release(f);
     } else if (here && here->group_ && here->group_ == o->group_) {
         // A worker of the same runtime frees it itself: its owner will not
-        // touch a finished fiber again, and entries naming it are purged
-        // from the owner's queue (every queue, if it ever moved). The stack
-        // goes home through this worker's pool. No wake-up of the owner.
-        o->purge_remote(f);
-        here->release_here(f);
+        // touch a finished fiber again, and a node of it still held by a
+        // queue is freed by its holder (release()). The stack goes home
+        // through this worker's pool. No wake-up of the owner.
+        here->release(f);
     } else {
         o->post(remote_kind::release, f, 0);
     }
@@ -223,10 +325,9 @@ bool worker::steal(const unsigned* before) noexcept {
             std::lock_guard<spinlock> lock(fresh_lock_);
             for (fiber* f = got; f;) {
                 fiber* next = f->next;
-                // Nothing of v names an unstarted fiber but its queue: only
-                // remote entries, which check the owner (or are purged on free).
+                // Nothing of v names an unstarted fiber but its queue and
+                // maybe a held remote node, which follows the owner.
                 f->owner.store(this, std::memory_order_release);
-                f->migrated = true;
                 if (canceling_all_) f->cancel_requested.store(true, std::memory_order_relaxed);
                 f->queued_at = ++queue_clock_;
                 fresh_.push(f);
@@ -246,7 +347,6 @@ void worker::unlink_given(fiber* f, worker* thief) noexcept {
     if (f->all_next) f->all_next->all_prev = f->all_prev;
     f->all_prev = f->all_next = nullptr;
     f->owner.store(thief, std::memory_order_release);
-    f->migrated = true;
 }
 
 void worker::ask_for_work() noexcept {
@@ -257,31 +357,49 @@ void worker::ask_for_work() noexcept {
     }
 }
 
+bool worker::start_spinning() noexcept {
+    const auto n = static_cast<unsigned>(group_->workers.size());
+    unsigned s = group_->spinning.load(std::memory_order_relaxed);
+    do {
+        if (!spin_allowed(s, group_->sleeping.load(std::memory_order_relaxed), n, group_->spin_cap,
+                          remote_waiters_ > 0))
+            return false;
+    } while (!group_->spinning.compare_exchange_weak(s, s + 1, std::memory_order_seq_cst,
+                                                     std::memory_order_relaxed));
+    return true;
+}
+
 void worker::idle_wait(std::int64_t timeout_ns) noexcept {
-    if (group_ && timeout_ns != 0) {
-        ask_for_work();
+    if (group_ && timeout_ns != 0) ask_for_work();
+    if (group_ && timeout_ns != 0 && start_spinning()) {
         // Look for work a while before sleeping: a short spin catches the
         // quick replies of a ping-pong, and takes fresh fibers of busy
         // workers, without the cost of sleeping in the kernel.
-        group_->spinning.fetch_add(1, std::memory_order_seq_cst);
         const std::int64_t until = steady_now_ns() + group_->spin_ns;
         unsigned before[steal_track];
         const std::size_t tracked = std::min(group_->workers.size(), steal_track);
         for (std::size_t i = 0; i < tracked; ++i)
             before[i] = group_->workers[i]->ticks_.load(std::memory_order_relaxed);
-        bool found = false;
+        bool found = false, stole = false;
         for (unsigned i = 0;; ++i) {
-            if (remote_pending_.load(std::memory_order_acquire) || ((i & 15) == 0 && steal())) {
+            if (remote_head_.load(std::memory_order_acquire) || notified_.load(std::memory_order_relaxed)) {
                 found = true;
                 break;
             }
+            if ((i & 15) == 0 && steal()) {
+                found = stole = true;
+                break;
+            }
             if ((i & 63) == 63 && steady_now_ns() >= until) {
-                found = steal(before);  // a whole spin: victims that made no pass are stuck
+                found = stole = steal(before);  // a whole spin: victims that made no pass are stuck
                 break;
             }
             cpu_relax();
         }
         group_->spinning.fetch_sub(1, std::memory_order_seq_cst);
+        // Go's resetspinning: where there was work to take there may be
+        // more, and this worker stops looking: a sleeper comes to look.
+        if (stole) wake_idle_worker();
         if (found) return;
     }
     sleeping_.store(true, std::memory_order_seq_cst);
@@ -298,7 +416,7 @@ void worker::idle_wait(std::int64_t timeout_ns) noexcept {
     // Asleep for good unless another thread wakes us: the deadlock report's business.
     const bool deep = group_ && timeout_ns < 0 && !io_pending();
     if (deep) group_->enter_deep_idle(this);
-    if (!remote_pending_.load(std::memory_order_seq_cst)) poll_io(timeout_ns);
+    if (!remote_pending()) poll_io(timeout_ns);
     if (deep) group_->leave_deep_idle();
     if (group_) group_->sleeping.fetch_sub(1, std::memory_order_seq_cst);
     sleeping_.store(false, std::memory_order_relaxed);
