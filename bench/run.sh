@@ -236,11 +236,21 @@ for label, base, target in [
     ratio = two / one if one and two else None
     scaling.append((label, rate(one), rate(two), "n/a" if ratio is None else f"{ratio:.3f}",
                     f"{target:.2f}", "" if ratio is None else ("ok" if ratio >= target else "MISSED")))
+one, two = items("BM_weft_rt_natural_yield_any/1"), items("BM_weft_rt_natural_yield_any/2")
+ratio = two / one if one and two else None
+scaling.append(("(ref) the same 2000 fibers spawned with {.worker = any_worker}", rate(one), rate(two),
+                "n/a" if ratio is None else f"{ratio:.3f}", "-", ""))
 if go_rt:
-    one, two = go_rt.get(("go_rt_spawn", 1)), go_rt.get(("go_rt_spawn", 2))
-    ratio = two / one if one and two else None
-    scaling.append(("(ref) Go spawn, same workload, GOMAXPROCS=1 vs 2", rate(one), rate(two),
-                    "n/a" if ratio is None else f"{ratio:.3f}", "-", ""))
+    for label, key in [("(ref) Go spawn, same workload, GOMAXPROCS=1 vs 2", "go_rt_spawn"),
+                       ("(ref) Go pool, same workload, GOMAXPROCS=1 vs 2", "go_rt_pool")]:
+        one, two = go_rt.get((key, 1)), go_rt.get((key, 2))
+        ratio = two / one if one and two else None
+        scaling.append((label, rate(one), rate(two), "n/a" if ratio is None else f"{ratio:.3f}", "-", ""))
+    weft_pool, go_pool = items("BM_weft_rt_natural_pool/2"), go_rt.get(("go_rt_pool", 2))
+    ratio = weft_pool / go_pool if weft_pool and go_pool else None
+    scaling.append(("pool with 2 workers: weft vs Go GOMAXPROCS=2", rate(weft_pool), rate(go_pool),
+                    "n/a" if ratio is None else f"{ratio:.3f}", "1.00",
+                    "" if ratio is None else ("ok" if ratio >= 1.0 else "MISSED")))
 
 pp = [("ping-pong, unbuffered, ns per round trip", "weft ns", "peer ns", "weft/peer", "target", "result")]
 cross = ns("BM_weft_rt_ping_pong_cross_worker")

@@ -205,12 +205,14 @@ constexpr int natural_consumers = 8;
 constexpr int natural_items = 40000;
 constexpr int natural_item_work = 100;
 
-void BM_weft_rt_natural_yield(benchmark::State& state) {
+void natural_yield(benchmark::State& state, int placement) {
     const int workers = static_cast<int>(state.range(0));
     weft::runtime rt{with_workers(workers)};
     rt.run([&] {
         std::vector<weft::fiber_handle> hs;
         hs.reserve(natural_fibers);
+        weft::spawn_options opts;
+        opts.worker = placement;
         for (auto _ : state) {
             for (int f = 0; f < natural_fibers; ++f)
                 hs.push_back(weft::spawn([f] {
@@ -219,13 +221,17 @@ void BM_weft_rt_natural_yield(benchmark::State& state) {
                         x = burn(x, natural_work);
                         weft::this_fiber::yield();
                     }
-                }));
+                }, opts));
             for (auto& h : hs) h.join();
             hs.clear();
         }
     });
     set_items(state, static_cast<double>(natural_fibers) * natural_rounds);
 }
+
+void BM_weft_rt_natural_yield(benchmark::State& state) { natural_yield(state, weft::current_worker); }
+// What placement at spawn costs and gains: the same fibers dealt round robin.
+void BM_weft_rt_natural_yield_any(benchmark::State& state) { natural_yield(state, weft::any_worker); }
 
 void BM_weft_rt_natural_pool(benchmark::State& state) {
     const int workers = static_cast<int>(state.range(0));
@@ -463,6 +469,7 @@ int main(int argc, char** argv) {
                             std::pair{"BM_weft_rt_yield", &BM_weft_rt_yield},
                             std::pair{"BM_weft_rt_pipeline", &BM_weft_rt_pipeline},
                             std::pair{"BM_weft_rt_natural_yield", &BM_weft_rt_natural_yield},
+                            std::pair{"BM_weft_rt_natural_yield_any", &BM_weft_rt_natural_yield_any},
                             std::pair{"BM_weft_rt_natural_pool", &BM_weft_rt_natural_pool}}) {
         auto* b = benchmark::RegisterBenchmark(name, fn)->UseRealTime()->Unit(benchmark::kMicrosecond);
         for (int w = 1; w <= max_workers; ++w) b->Arg(w);

@@ -183,7 +183,14 @@ void worker::take_remote(fiber* f) noexcept {
         if (const std::uint32_t kinds = b & rb_kinds) {
             f->remote_bits.fetch_and(~kinds, std::memory_order_acq_rel);
             if (kinds & rb_start) adopt(f);
-            if (kinds & rb_cancel) interrupt(f);
+            if (kinds & rb_cancel) {
+                // An unstarted fiber may be stolen meanwhile (steal() moves
+                // it under fresh_lock_): then its new worker sees
+                // cancel_requested at its first blocking call. A started
+                // one moves only by this thread's give_work().
+                std::lock_guard<spinlock> lock(fresh_lock_);
+                if (f->owner.load(std::memory_order_relaxed) == this) interrupt(f);
+            }
             if ((kinds & rb_wake) &&
                 f->wait_seq.load(std::memory_order_relaxed) == f->remote_seq.load(std::memory_order_acquire))
                 wake(f, wake_reason::ready);

@@ -3,8 +3,12 @@
 // (8192 goroutines per round, each burning the same fixed work, spawned in
 // batches of 128 by one spawner per P). bench/run.sh runs it with GOMAXPROCS=1
 // and 2. Standard library only.
+// Also the producer/consumer pool of BM_weft_rt_natural_pool: 8 producers and
+// 8 consumers on one buffered channel(64), 40000 items of about 100 ns of
+// work each (half burned by the producer, half by the consumer).
 // Prints one line per benchmark: NAME VALUE (the median of -reps runs):
-// go_rt_ping_pong ns per round trip, go_rt_spawn items (goroutines) per second.
+// go_rt_ping_pong ns per round trip, go_rt_spawn items (goroutines) per
+// second, go_rt_pool items per second.
 // Usage: go_runtime [-reps N] [-min-time SECONDS]
 package main
 
@@ -120,6 +124,47 @@ func spawn(n int) float64 {
 	return float64(n * spawnGoroutines)
 }
 
+const (
+	poolProducers = 8
+	poolConsumers = 8
+	poolItems     = 40000
+	poolItemWork  = 100
+)
+
+// One op per item; n rounds of poolItems.
+func pool(n int) float64 {
+	for r := 0; r < n; r++ {
+		ch := make(chan uint64, 64)
+		var producing, consuming sync.WaitGroup
+		producing.Add(poolProducers)
+		consuming.Add(poolConsumers)
+		for p := 0; p < poolProducers; p++ {
+			go func(p int) {
+				defer producing.Done()
+				for i := p; i < poolItems; i += poolProducers {
+					ch <- burn(uint64(i+1), poolItemWork/2)
+				}
+			}(p)
+		}
+		for c := 0; c < poolConsumers; c++ {
+			go func() {
+				defer consuming.Done()
+				for v := range ch {
+					if burn(v, poolItemWork/2) == 0 {
+						sinkMu.Lock()
+						sink++
+						sinkMu.Unlock()
+					}
+				}
+			}()
+		}
+		producing.Wait()
+		close(ch)
+		consuming.Wait()
+	}
+	return float64(n * poolItems)
+}
+
 func main() {
 	reps := flag.Int("reps", 5, "runs per benchmark; the median is printed")
 	minTime := flag.Float64("min-time", 0.5, "seconds per run, at least")
@@ -139,4 +184,5 @@ func main() {
 	}
 	fmt.Printf("go_rt_ping_pong %.2f\n", median(pingPong))
 	fmt.Printf("go_rt_spawn %.0f\n", 1e9/median(spawn))
+	fmt.Printf("go_rt_pool %.0f\n", 1e9/median(pool))
 }
