@@ -183,6 +183,11 @@ void worker::maintenance() noexcept {
     drain_remote();
     if (group_) {
         if (worker* t = thief_.load(std::memory_order_relaxed)) give_work(t);
+        // Busy with fibers it already started, and none of its own left to
+        // start: half of another worker's backlog starts here instead, so a
+        // batch spawned from one fiber ends up spread even when the other
+        // workers were busy when it was made (started fibers never move).
+        if (fresh_count_.load(std::memory_order_relaxed) == 0) steal(nullptr, /*backlog_only=*/true);
         if (group_->stop_requested.load(std::memory_order_relaxed)) check_group_stop(steady_now_ns());
     }
     if (!timers_.empty()) fire_timers(steady_now_ns());

@@ -232,7 +232,9 @@ private:
     // and, given the victims' passes when this worker's spin began
     // (`before`), any from a victim that made no pass since: it is stuck in
     // one fiber and cannot get to them.
-    bool steal(const unsigned* before = nullptr) noexcept;
+    // backlog_only: a busy worker's look (maintenance()): only victims with
+    // a queue of steal_queue fresh fibers at least.
+    bool steal(const unsigned* before = nullptr, bool backlog_only = false) noexcept;
     static constexpr std::size_t steal_track = 64;  // workers whose passes a spin remembers
     enum class remote_kind : std::uint8_t { wake, cancel, start, release };
     void post(remote_kind kind, fiber* f, std::uint64_t seq = 0) noexcept;

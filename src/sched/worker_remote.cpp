@@ -305,12 +305,12 @@ void worker::give_work(worker* thief) noexcept {
     thief->post_batch(given);
 }
 
-bool worker::steal(const unsigned* before) noexcept {
+bool worker::steal(const unsigned* before, bool backlog_only) noexcept {
     const std::size_t n = group_->workers.size();
     for (std::size_t k = 1; k < n; ++k) {
         worker* v = group_->workers[(index_ + k) % n];
         const std::size_t queued = v->fresh_count_.load(std::memory_order_relaxed);
-        if (queued == 0) continue;
+        if (queued == 0 || (backlog_only && queued < steal_queue)) continue;
         fiber* got;
         {
             // Not a fiber its spawner is about to run: fibers that talk to
@@ -322,7 +322,9 @@ bool worker::steal(const unsigned* before) noexcept {
             const unsigned now = v->ticks_.load(std::memory_order_relaxed);
             const std::size_t vi = (index_ + k) % n;
             const bool stuck = before && vi < steal_track && now == before[vi];
-            if (!stuck && v->fresh_.size() < steal_queue && now - front->queued_tick < steal_after) continue;
+            if (backlog_only ? v->fresh_.size() < steal_queue
+                             : !stuck && v->fresh_.size() < steal_queue && now - front->queued_tick < steal_after)
+                continue;
             // Half, the oldest first; a lone fiber too: its worker is busy.
             got = v->fresh_.take_front((v->fresh_.size() + 1) / 2);
             v->fresh_count_.store(v->fresh_.size(), std::memory_order_relaxed);

@@ -138,6 +138,39 @@ TEST(RuntimeTest, IdleWorkerStealsOnlyFibersThatHaveNotStarted) {
     (void)errno_or_tls_lost;
 }
 
+// A worker busy with fibers it started (so it never goes idle) takes half
+// of another worker's backlog of unstarted fibers at its maintenance pass.
+// The spawning worker makes no pass meanwhile, so only the busy one can
+// start any: the count is not a matter of timing.
+TEST(RuntimeTest, ABatchSpawnedByOneFiberSpreadsToABusyWorker) {
+    weft::runtime rt{{.workers = 2}};
+    constexpr int n = 1000;
+    std::atomic<int> on_other{0};
+    std::atomic<bool> done{false};
+    int while_spawner_busy = 0;
+    rt.run([&] {
+        const int home = weft::worker_index();
+        const int other = 1 - home;
+        auto busy = weft::spawn_on(other, [&] {
+            const auto until = std::chrono::steady_clock::now() + 20s;
+            while (!done.load() && std::chrono::steady_clock::now() < until) weft::this_fiber::yield();
+        });
+        std::vector<weft::fiber_handle> hs;
+        for (int i = 0; i < n; ++i)
+            hs.push_back(weft::spawn([&, other] {
+                if (weft::worker_index() == other) ++on_other;
+            }));
+        const auto until = std::chrono::steady_clock::now() + 20s;
+        while (on_other.load() < n / 2 && std::chrono::steady_clock::now() < until) {
+        }
+        while_spawner_busy = on_other.load();  // after this, this worker is idle and may steal too
+        done = true;
+        busy.join();
+        for (auto& h : hs) h.join();
+    });
+    EXPECT_GE(while_spawner_busy, n / 2) << "the busy worker took none of the backlog";
+}
+
 TEST(RuntimeTest, MigratableFibersMayMoveAtYield) {
     weft::runtime rt{{.workers = 2}};
     std::atomic<int> moved{0};
