@@ -232,7 +232,10 @@ bool worker::drain_after_exit() noexcept {
 
 void worker::notify() noexcept {
     foreign_post guard(foreign_posts_);
-    notified_.store(true, std::memory_order_seq_cst);
+    // Already set: the worker has not drained since, so it either has not
+    // slept (and will not, with notified_ set) or was woken by whoever set
+    // it. A burst of spawns for a sleeping worker costs one wake-up.
+    if (notified_.exchange(true, std::memory_order_seq_cst)) return;
     if (sleeping_.load(std::memory_order_seq_cst)) reactor_->wake();
 }
 
