@@ -382,7 +382,15 @@ bool worker::start_spinning() noexcept {
 }
 
 void worker::idle_wait(std::int64_t timeout_ns) noexcept {
-    if (group_ && timeout_ns != 0) ask_for_work();
+    if (group_ && timeout_ns != 0) {
+        // Requests the fibers just queued in the ring go to the kernel now,
+        // not after the spin, and I/O already done is taken first.
+        if (io_pending()) {
+            poll_io(0);
+            if (runnable()) return;
+        }
+        ask_for_work();
+    }
     if (group_ && timeout_ns != 0 && start_spinning()) {
         // Look for work a while before sleeping: a short spin catches the
         // quick replies of a ping-pong, and takes fresh fibers of busy
@@ -401,6 +409,14 @@ void worker::idle_wait(std::int64_t timeout_ns) noexcept {
             if ((i & 15) == 0 && steal()) {
                 found = stole = true;
                 break;
+            }
+            // Go's spinning Ms look at the network too: I/O done meanwhile.
+            if ((i & 255) == 255 && io_pending()) {
+                poll_io(0);
+                if (runnable()) {
+                    found = true;
+                    break;
+                }
             }
             if ((i & 63) == 63 && steady_now_ns() >= until) {
                 found = stole = steal(before);  // a whole spin: victims that made no pass are stuck
