@@ -25,6 +25,7 @@
 #include "fs/file_io.hpp"
 #include "hook/sys.hpp"
 #include "hook/wait.hpp"
+#include "weft/offload.hpp"
 
 namespace weft::detail::hook {
 namespace {
@@ -206,6 +207,59 @@ long device_call(blocking_fd& b, bool write, file_op op, int fd, void* data, std
     return plain();
 }
 
+// A read or write of a regular file, at the file position (offset -1) or
+// at an offset: first with RWF_NOWAIT, which a page-cache hit completes at
+// once (no park; it costs what the plain call costs); what would wait for
+// the disk (EAGAIN) goes, for the bytes still to move, through the worker's
+// ring, or on an epoll worker to the offload pool (a disk read takes far
+// longer than the trip). A read ends at EOF or when bytes are in hand after a
+// wait, as read(2) of a regular file does; a write moves everything unless an
+// error stops it (then it reports what it moved). Where the file system
+// refuses RWF_NOWAIT the ring takes the call, else the plain call.
+template <class Plain>
+long file_rw(bool write, int fd, char* p, std::size_t n, long offset, Plain plain) noexcept {
+    std::size_t done = 0;
+    for (;;) {
+        const iovec v{p + done, n - done};
+        const long at = offset < 0 ? -1L : offset + static_cast<long>(done);
+        const long r = write ? sys::pwritev2_at(fd, &v, 1, at, RWF_NOWAIT) : sys::preadv2_at(fd, &v, 1, at, RWF_NOWAIT);
+        if (r > 0) {
+            done += static_cast<std::size_t>(r);
+            if (done < n) continue;  // what was cached, then the rest
+            return static_cast<long>(done);
+        }
+        if (r == 0) return static_cast<long>(done);  // EOF (or nothing asked)
+        if (done > 0 && errno != EAGAIN) return static_cast<long>(done);
+        const file_op op = write ? (offset < 0 ? file_op::write_all : file_op::pwrite_all)
+                                 : (offset < 0 ? file_op::read : file_op::pread);
+        const std::uint64_t off = offset < 0 ? static_cast<std::uint64_t>(-1) : static_cast<std::uint64_t>(at);
+        long rest;
+        if (ring_call(op, fd, p + done, n - done, off, rest)) {
+            if (rest < 0) return done > 0 ? static_cast<long>(done) : -1;
+            return static_cast<long>(done) + rest;
+        }
+        if (errno == EAGAIN) {
+            // An epoll worker: an offload thread waits for the disk instead.
+            file_call_args a{op, fd, p + done, n - done, off, 0, 0};
+            bool ran = true;
+            try {
+                offload_run([](void* x) noexcept { file_call_sync(*static_cast<file_call_args*>(x)); }, &a);
+            } catch (...) {
+                ran = false;  // the pool could not start its threads: the plain call
+            }
+            if (ran) {
+                if (a.err && done + a.done == 0) {
+                    errno = a.err;
+                    return -1;
+                }
+                return static_cast<long>(done + a.done);
+            }
+        }
+        if (done > 0) return static_cast<long>(done);
+        return plain();
+    }
+}
+
 long recv_impl(int fd, void* buf, std::size_t n, int flags, sockaddr* from, socklen_t* len) noexcept {
     if (flags & MSG_DONTWAIT) return sys::recvfrom(fd, buf, n, flags, from, len);
     blocking_fd b(fd);
@@ -294,18 +348,17 @@ ssize_t read(int fd, void* buf, size_t n) {
         b.nowait_refused();
     }
     if (b.dontwait()) return b.call(false, [&] { return sys::recvfrom(fd, buf, n, MSG_DONTWAIT, nullptr, nullptr); });
-    if (b.file() || b.chardev())
-        return device_call(b, false, file_op::read, fd, buf, n, [&] { return sys::read(fd, buf, n); });
+    if (b.file()) return file_rw(false, fd, static_cast<char*>(buf), n, -1, [&] { return sys::read(fd, buf, n); });
+    if (b.chardev()) return device_call(b, false, file_op::read, fd, buf, n, [&] { return sys::read(fd, buf, n); });
     return b.call(false, [&] { return sys::read(fd, buf, n); });
 }
 
 ssize_t pread(int fd, void* buf, size_t n, off_t offset) {
     blocking_fd b(fd);
-    long r;
     // A negative offset is the kernel's EINVAL (to the ring, -1 would mean
     // the file position); a tty's ESPIPE is the kernel's too.
-    if (b.file() && offset >= 0 && ring_call(file_op::pread, fd, buf, n, static_cast<std::uint64_t>(offset), r))
-        return r;
+    if (b.file() && offset >= 0)
+        return file_rw(false, fd, static_cast<char*>(buf), n, offset, [&] { return sys::pread64(fd, buf, n, offset); });
     return sys::pread64(fd, buf, n, offset);
 }
 
@@ -323,10 +376,10 @@ ssize_t __pread64_chk(int fd, void* buf, size_t n, off64_t offset, size_t buflen
 
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t offset) {
     blocking_fd b(fd);
-    long r;
-    if (b.file() && offset >= 0 &&
-        ring_call(file_op::pwrite_all, fd, const_cast<void*>(buf), n, static_cast<std::uint64_t>(offset), r))
-        return r;
+    if (b.file() && offset >= 0) {
+        return file_rw(true, fd, static_cast<char*>(const_cast<void*>(buf)), n, offset,
+                       [&] { return sys::pwrite64(fd, buf, n, offset); });
+    }
     return sys::pwrite64(fd, buf, n, offset);
 }
 
@@ -377,7 +430,11 @@ ssize_t write(int fd, const void* buf, size_t n) {
             return sys::sendto(fd, static_cast<const char*>(buf) + done, n - done, MSG_DONTWAIT, nullptr, 0);
         });
     }
-    if (b.file() || b.chardev()) {
+    if (b.file()) {
+        return file_rw(true, fd, static_cast<char*>(const_cast<void*>(buf)), n, -1,
+                       [&] { return sys::write(fd, buf, n); });
+    }
+    if (b.chardev()) {
         return device_call(b, true, file_op::write_all, fd, const_cast<void*>(buf), n,
                            [&] { return sys::write(fd, buf, n); });
     }

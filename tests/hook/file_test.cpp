@@ -189,6 +189,37 @@ TEST_P(Backend, RegularFileCallsMatchThePlainSyscalls) {
     ::unlink(path.c_str());
 }
 
+// A file whose pages were dropped from the page cache: RWF_NOWAIT refuses
+// the read (EAGAIN), so it goes through the ring or the offload pool; the
+// bytes and offsets are the same. (Whether the kernel really dropped the
+// pages is its choice: the results must match either way.)
+TEST_P(Backend, UncachedFileReadsTheSameBytes) {
+    const std::string path = temp_path("uncached");
+    std::vector<char> content(1 << 20);
+    for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7 + (i >> 12));
+    {
+        const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(::syscall(SYS_write, fd, content.data(), content.size()), static_cast<long>(content.size()));
+        ASSERT_EQ(::fdatasync(fd), 0);
+        ::close(fd);
+    }
+    on_one_worker(GetParam(), [&] {
+        const int fd = ::open(path.c_str(), O_RDONLY);
+        ASSERT_GE(fd, 0);
+        ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+        std::vector<char> got(content.size());
+        ASSERT_EQ(::read(fd, got.data(), 300000), 300000);
+        EXPECT_EQ(raw_lseek(fd), 300000);
+        ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+        ASSERT_EQ(::pread(fd, got.data() + 300000, content.size(), 300000), static_cast<ssize_t>(content.size() - 300000));
+        EXPECT_EQ(raw_lseek(fd), 300000);
+        EXPECT_TRUE(got == content);
+        ::close(fd);
+    });
+    ::unlink(path.c_str());
+}
+
 // O_APPEND: every write lands at the end, whatever the offset was.
 TEST_P(Backend, AppendWritesGoToTheEnd) {
     const std::string path = temp_path("append");
