@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
     std::string data(file_size, 'x');
     if (::syscall(SYS_pwrite64, fd, data.data(), data.size(), 0L) != static_cast<long>(file_size)) return 2;
     double raw = 1e30, hooked_epoll = 1e30, offloaded = 1e30, hooked_uring = 1e30;
+    double raw_w = 1e30, hooked_epoll_w = 1e30, hooked_uring_w = 1e30;
+    auto raw_write = [&](char* b, std::uint64_t off) { return ::syscall(SYS_pwrite64, fd, b, block, static_cast<long>(off)); };
+    auto hooked_write = [&](char* b, std::uint64_t off) { return static_cast<long>(::pwrite(fd, b, block, static_cast<off_t>(off))); };
     auto raw_read = [&](char* b, std::uint64_t off) { return ::syscall(SYS_pread64, fd, b, block, static_cast<long>(off)); };
     auto hooked_read = [&](char* b, std::uint64_t off) { return static_cast<long>(::pread(fd, b, block, static_cast<off_t>(off))); };
     weft::fs::file f(::dup(fd));
@@ -60,6 +63,8 @@ int main(int argc, char** argv) {
                 raw = std::min(raw, ns_per_read(iters, raw_read));
                 hooked_epoll = std::min(hooked_epoll, ns_per_read(iters, hooked_read));
                 offloaded = std::min(offloaded, ns_per_read(iters, offload_read));
+                raw_w = std::min(raw_w, ns_per_read(iters, raw_write));
+                hooked_epoll_w = std::min(hooked_epoll_w, ns_per_read(iters, hooked_write));
             }
         });
     }
@@ -67,12 +72,17 @@ int main(int argc, char** argv) {
         weft::runtime rt{{.workers = 1, .idle_spin = spin, .reactor = weft::reactor_backend::io_uring}};
         rt.run([&] {
             ns_per_read(1000, hooked_read);
-            for (int r = 0; r < reps; ++r) hooked_uring = std::min(hooked_uring, ns_per_read(iters, hooked_read));
+            for (int r = 0; r < reps; ++r) {
+                hooked_uring = std::min(hooked_uring, ns_per_read(iters, hooked_read));
+                hooked_uring_w = std::min(hooked_uring_w, ns_per_read(iters, hooked_write));
+            }
         });
     }
     std::printf("{\"raw_pread_4k_ns\": %.1f, \"hooked_epoll_inline_ns\": %.1f, \"offloaded_ns\": %.1f, "
-                "\"hooked_io_uring_ns\": %.1f, \"offload_over_inline\": %.1f, \"iterations\": %ld, \"reps\": %d}\n",
-                raw, hooked_epoll, offloaded, hooked_uring, offloaded / hooked_epoll, iters, reps);
+                "\"hooked_io_uring_ns\": %.1f, \"offload_over_inline\": %.1f, \"raw_pwrite_4k_ns\": %.1f, "
+                "\"hooked_epoll_pwrite_ns\": %.1f, \"hooked_io_uring_pwrite_ns\": %.1f, \"iterations\": %ld, \"reps\": %d}\n",
+                raw, hooked_epoll, offloaded, hooked_uring, offloaded / hooked_epoll, raw_w, hooked_epoll_w, hooked_uring_w,
+                iters, reps);
     ::close(fd);
     return 0;
 }
