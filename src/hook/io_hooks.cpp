@@ -8,11 +8,12 @@
 // are the exceptions: they are non-blocking underneath. Pipes and FIFOs stay
 // blocking too: a fiber's read or write on one is preadv2/pwritev2 with
 // RWF_NOWAIT. Regular files, ttys and other character devices keep their
-// flags as well: on an io_uring worker a fiber's call on one is an SQE of the
-// worker's ring (weft::fs's file calls, at the file position for read and
-// write), which parks only the fiber; on an epoll worker a tty read parks on
-// readiness first, and regular files are read and written inline (a page
-// cache hit costs less than a trip to the offload pool).
+// flags as well. A regular file is tried with RWF_NOWAIT (a page-cache hit
+// completes at once); what would wait for the disk goes into the worker's
+// io_uring (weft::fs's file calls), or to the offload pool on an epoll
+// worker. A tty read is an SQE of the worker's ring (at the file position),
+// or on an epoll worker waits for readiness first. Either way only the
+// fiber parks.
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/socket.h>
@@ -233,12 +234,13 @@ long file_rw(bool write, int fd, char* p, std::size_t n, long offset, Plain plai
         const file_op op = write ? (offset < 0 ? file_op::write_all : file_op::pwrite_all)
                                  : (offset < 0 ? file_op::read : file_op::pread);
         const std::uint64_t off = offset < 0 ? static_cast<std::uint64_t>(-1) : static_cast<std::uint64_t>(at);
+        const int why = errno;
         long rest;
         if (ring_call(op, fd, p + done, n - done, off, rest)) {
             if (rest < 0) return done > 0 ? static_cast<long>(done) : -1;
             return static_cast<long>(done) + rest;
         }
-        if (errno == EAGAIN) {
+        if (why == EAGAIN) {
             // An epoll worker: an offload thread waits for the disk instead.
             file_call_args a{op, fd, p + done, n - done, off, 0, 0};
             bool ran = true;
