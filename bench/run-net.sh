@@ -2,7 +2,8 @@
 # Network load comparison: weft's echo server against a raw epoll server (the
 # limit), Boost.Asio and Go (GOMAXPROCS=1), all single-threaded, driven by the
 # closed-loop load generator bench/net/load_echo; then weft's examples/http_server
-# against nginx (one worker) under wrk; then both over TLS (the same
+# against nginx (one worker) under wrk, for GET / ("hello") and for a 1 MiB
+# static file (both servers sendfile(2) it); then both over TLS (the same
 # certificate, made here with the openssl CLI): HTTPS keep-alive under wrk,
 # and full handshakes per second (K concurrent `openssl s_time -new`, each
 # connection one handshake, one GET, one close). Prints one table.
@@ -10,7 +11,7 @@
 #   --quick: 1 s runs, 20 connections, 2 handshake clients, 1 repetition.  Default: 5 s runs,
 #   100 connections x 64 bytes, wrk -t1 -c100 -d5s, 4 handshake clients, 3 interleaved
 #   repetitions (the table shows the best run of each server).  --only ROWS: a comma list
-#   of echo, http, tls (default all).  --no-install: do not call scripts/install-deps.sh.
+#   of echo, http, static, tls (default all).  --no-install: do not call scripts/install-deps.sh.
 #   --no-wait: do not wait (at most 10 s) for other processes to quiet down before each
 #   run, nor redo (once) a run during which they used over 20% of the machine.
 # Exits 1 when a build or a server fails to start, 3 when the load generator
@@ -23,7 +24,7 @@ quick=0
 reps=""
 install=1
 wait_quiet=1
-only=echo,http,tls
+only=echo,http,static,tls
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -32,8 +33,8 @@ while [ $# -gt 0 ]; do
     --no-install) install=0 ;;
     --no-wait) wait_quiet=0 ;;
     --only) shift; only=${1:-}
-      [[ "$only" =~ ^(echo|http|tls)(,(echo|http|tls))*$ ]] ||
-        { echo "bench/run-net.sh: --only needs a comma list of echo, http, tls" >&2; exit 2; } ;;
+      [[ "$only" =~ ^(echo|http|static|tls)(,(echo|http|static|tls))*$ ]] ||
+        { echo "bench/run-net.sh: --only needs a comma list of echo, http, static, tls" >&2; exit 2; } ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "bench/run-net.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -289,13 +290,41 @@ wait_port() {  # PORT PID
   return 1
 }
 
-run_wrk() {  # NAME REP PID PORT [https]
-  local name=$1 rep=$2 pid=$3 port=$4 scheme=${5:-http} rc=0 ticks timer=()
-  check_hello "$name" "$port" "$scheme"
+# The 1 MiB file of the static row, and its check: the whole body, byte for byte.
+static_file() {
+  if [ ! -s "$tmp/static/big.bin" ]; then
+    mkdir -p "$tmp/static"
+    head -c 1048576 /dev/urandom >"$tmp/static/big.bin"
+  fi
+}
+check_static() {  # NAME PORT
+  python3 - "$1" "$2" "$tmp/static/big.bin" <<'EOF' || exit 3
+import sys, urllib.request
+name, port, path = sys.argv[1:4]
+want = open(path, "rb").read()
+with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/big.bin", timeout=5) as r:
+    body = r.read()
+    if r.status != 200 or body != want:
+        sys.exit(f"bench/run-net.sh: {name}: GET /static/big.bin answered {r.status} with {len(body)} bytes"
+                 f"{'' if len(body) != len(want) else ' (other bytes)'}, expected 200 and the file's {len(want)}")
+EOF
+}
+
+run_wrk() {  # NAME REP PID PORT [https|static]
+  local name=$1 rep=$2 pid=$3 port=$4 scheme=${5:-http} rc=0 ticks timer=() url kind
+  kind=$scheme
+  if [ "$scheme" = static ]; then
+    scheme=http
+    check_static "$name" "$port"
+    url="http://127.0.0.1:$port/static/big.bin"
+  else
+    check_hello "$name" "$port" "$scheme"
+    url="$scheme://127.0.0.1:$port/"
+  fi
   rm -f "$tmp/wrk.time"
   [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "%U %S" -o "$tmp/wrk.time")
   begin_measure "$pid"
-  "${load_pin[@]}" "${timer[@]}" wrk -t1 -c"$conns" -d"${seconds}s" "$scheme://127.0.0.1:$port/" \
+  "${load_pin[@]}" "${timer[@]}" wrk -t1 -c"$conns" -d"${seconds}s" "$url" \
     >"$tmp/$name.$rep.out" 2>&1 || rc=$?
   ticks=$(end_measure "$pid")
   if ! kill -0 "$pid" 2>/dev/null; then
@@ -309,11 +338,11 @@ run_wrk() {  # NAME REP PID PORT [https]
     exit 3
   fi
   echo "  $name #$rep: $(grep -E 'Requests/sec' "$tmp/$name.$rep.out" | tr -s ' ')$(grep -E 'Socket errors' "$tmp/$name.$rep.out" | sed 's/^ */, /')"
-  record "$scheme" "$name" "$rep" "$tmp/$name.$rep.out" "$ticks" "$tmp/wrk.time"
+  record "$kind" "$name" "$rep" "$tmp/$name.$rep.out" "$ticks" "$tmp/wrk.time"
 }
 
-# MODE: http (wrk), https (wrk over TLS) or handshake (s_time, a new TLS
-# connection per request).
+# MODE: http (wrk), static (wrk, GET of a 1 MiB file), https (wrk over TLS)
+# or handshake (s_time, a new TLS connection per request).
 run_weft_http() {  # REP [MODE]
   run_weft_http_once "$@"
   if noisy_last; then run_weft_http_once "$@"; fi
@@ -329,13 +358,18 @@ run_load() {
   case "$5" in
     http) run_wrk "$1" "$2" "$3" "$4" ;;
     https) run_wrk "$1" "$2" "$3" "$4" https ;;
+    static) run_wrk "$1" "$2" "$3" "$4" static ;;
     handshake) run_handshakes "$1" "$2" "$3" "$4" ;;
   esac
 }
 
 run_weft_http_once() {  # REP [MODE]
   local mode=${2:-http} pf="$tmp/http.port" pid tls=()
-  [ "$mode" = http ] || tls=(--tls-cert "$tmp/tls/server.pem" --tls-key "$tmp/tls/server.key")
+  case "$mode" in
+    http) ;;
+    static) tls=(--root "$tmp/static") ;;  # plain HTTP: the file goes out with sendfile(2)
+    *) tls=(--tls-cert "$tmp/tls/server.pem" --tls-key "$tmp/tls/server.key") ;;
+  esac
   rm -f "$pf"
   "${srv_pin[@]}" "$build/examples/http_server" 127.0.0.1:0 --port-file "$pf" "${tls[@]}" >"$tmp/weft-http.log" 2>&1 &
   pid=$!
@@ -351,7 +385,7 @@ run_nginx_once() {  # REP [MODE]
   mkdir -p "$dir"
   port=$(free_port)
   listen="127.0.0.1:$port"
-  if [ "$mode" != http ]; then
+  if [ "$mode" != http ] && [ "$mode" != static ]; then
     # No ssl_ciphers or ssl_ecdh_curve: OpenSSL's defaults, as weft's
     # tls_context takes them (both end up on TLSv1.3 with the same suite).
     listen="$listen ssl"
@@ -359,7 +393,12 @@ run_nginx_once() {  # REP [MODE]
         ssl_certificate_key $tmp/tls/server.key;
         ssl_protocols TLSv1.2 TLSv1.3;"
   fi
+  # The static row's file lies in this script's private folder: nginx's worker
+  # (which a root master makes "nobody") reads it as the user running this.
+  local user_conf=""
+  [ "$mode" = static ] && [ "$(id -u)" -eq 0 ] && user_conf="user $(id -un) $(id -gn);"
   cat >"$dir/nginx.conf" <<EOF
+$user_conf
 worker_processes 1;
 daemon off;
 pid $dir/nginx.pid;
@@ -381,6 +420,12 @@ http {
         location = / {
             default_type text/plain;
             return 200 "hello\n";
+        }
+        # The static row: the same file, sent with sendfile(2) as weft's server sends it.
+        location /static/ {
+            alias $tmp/static/;
+            default_type application/octet-stream;
+            sendfile on;
         }
     }
 }
@@ -431,6 +476,16 @@ run_pair() {  # REP MODE
   if [ $(($1 % 2)) -eq 1 ]; then run_weft_http "$1" "$2"; run_nginx "$1" "$2"
   else run_nginx "$1" "$2"; run_weft_http "$1" "$2"; fi
 }
+
+static_note=""
+if ! wanted static; then
+  static_note="static-file rows not selected (--only $only)"
+elif [ -x "$build/examples/http_server" ] && have wrk && have nginx; then
+  static_file
+  for rep in $(seq "$reps"); do run_pair "$rep" static; done
+else
+  static_note="static-file comparison skipped: missing examples/http_server, wrk or nginx"
+fi
 
 http_note=""
 if ! wanted http; then
@@ -489,10 +544,10 @@ mkdir -p "$build/net-results"
 cp "$results" "$build/net-results/results.jsonl"
 
 python3 - "$results" "$pin_note" "$quick" "$reps" "$seconds" "$conns" "$size" "$http_note" "$tls_note" \
-  "$https_note" "$hs_clients" "$tmp/negotiated" "$only" <<'EOF'
+  "$https_note" "$hs_clients" "$tmp/negotiated" "$only" "$static_note" <<'EOF'
 import json, statistics, sys
-path, pin, quick, reps, seconds, conns, size, http_note, tls_note, https_note, hs_clients, negotiated, only = \
-    sys.argv[1:14]
+path, pin, quick, reps, seconds, conns, size, http_note, tls_note, https_note, hs_clients, negotiated, only, \
+    static_note = sys.argv[1:15]
 rows = [json.loads(l) for l in open(path) if l.strip()]
 
 def runs(kind, server):
@@ -516,14 +571,16 @@ spec = [  # (label, kind, server, target for weft/peer or None)
     ("Go, goroutine per conn, GOMAXPROCS=1", "echo", "Go", 1.3),
     ("weft examples/http_server", "http", "weft http_server", None),
     ("nginx, 1 worker", "http", "nginx (1 worker)", 1.0),
+    ("weft http_server, 1 MiB static file (sendfile)", "static", "weft http_server", None),
+    ("nginx, 1 worker, 1 MiB static file (sendfile on)", "static", "nginx (1 worker)", None),
     ("weft http_server --tls-cert, keep-alive", "https", "weft http_server", None),
     ("nginx, 1 worker, ssl, keep-alive", "https", "nginx (1 worker)", None),
     ("weft http_server, new TLS conn per GET", "handshake", "weft http_server", None),
     ("nginx, 1 worker, new TLS conn per GET", "handshake", "nginx (1 worker)", None),
 ]
-weft_of = {"echo": "weft", "http": "weft http_server", "https": "weft http_server", "handshake": "weft http_server"}
+weft_of = {"echo": "weft", "http": "weft http_server", "static": "weft http_server", "https": "weft http_server", "handshake": "weft http_server"}
 echo_note = "" if "echo" in only.split(",") else f"echo rows not selected (--only {only})"
-kind_note = {"echo": echo_note, "http": http_note, "https": tls_note or https_note, "handshake": tls_note}
+kind_note = {"echo": echo_note, "http": http_note, "static": static_note, "https": tls_note or https_note, "handshake": tls_note}
 missing_note = {"Go": "go not installed", "Boost.Asio": "Boost not found"}
 header = ("server", "best rate/s", "min..max", "srv us/op", "srv CPU", "load CPU", "other", "weft/peer",
           "by CPU/op", "target", "result")
@@ -561,7 +618,8 @@ mode = "quick" if quick == "1" else "full"
 print()
 print(f"weft network load ({mode}): {reps} interleaved run(s) per server of {seconds} s, best run shown; "
       f"echo: {conns} connections x {size} B closed loop (bench/net/load_echo); "
-      f"HTTP: wrk -t1 -c{conns} -d{seconds}s, GET / -> \"hello\\n\"; HTTPS: the same over TLS; "
+      f"HTTP: wrk -t1 -c{conns} -d{seconds}s, GET / -> \"hello\\n\"; static: the same for GET of a 1 MiB file; "
+      f"HTTPS: GET / over TLS; "
       f"hs (handshake): {hs_clients} x openssl s_time -new -www / (full handshake, one GET, close)")
 print(f"{pin}; every server single-threaded; loopback 127.0.0.1")
 print("best rate/s: round trips/s (echo), requests/s (HTTP, HTTPS) or handshakes/s (hs) of the fastest run, whose other columns follow; srv us/op: server CPU time (user+sys, incl. softirq it ran) "
@@ -578,7 +636,7 @@ ring, raw = us_per_op(best("echo", "weft io_uring")), us_per_op(best("echo", "ra
 if ring and raw:
     print(f"[echo] weft on io_uring: {ring:.2f} srv us per round trip = {ring / raw:.3f}x raw epoll's "
           "(the target: <= 0.8x)")
-for n in dict.fromkeys(x for x in (echo_note, http_note, tls_note, https_note) if x):
+for n in dict.fromkeys(x for x in (echo_note, http_note, static_note, tls_note, https_note) if x):
     print(n)
 if notes:
     print("note: the load generator used >= 90% of its CPU against " + ", ".join(notes) +

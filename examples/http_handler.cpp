@@ -15,17 +15,23 @@ namespace http_example {
 namespace {
 // Appended into one string, numbers with std::to_chars: no stream (and its
 // locale) per answer.
-std::string response(int status, const char* reason, const std::string& body, bool keep_alive,
-                     const char* type = "text/plain") {
+std::string head(int status, const char* reason, std::uint64_t length, bool keep_alive, const char* type,
+                 std::size_t body_room = 0) {
     char num[2][24];
     const auto code = std::to_chars(num[0], num[0] + sizeof num[0], status);
-    const auto len = std::to_chars(num[1], num[1] + sizeof num[1], body.size());
+    const auto len = std::to_chars(num[1], num[1] + sizeof num[1], length);
     std::string out;
-    out.reserve(128 + body.size());
+    out.reserve(128 + body_room);
     out.append("HTTP/1.1 ").append(num[0], code.ptr).append(" ").append(reason);
     out.append("\r\nContent-Type: ").append(type);
     out.append("\r\nContent-Length: ").append(num[1], len.ptr);
     out.append("\r\nConnection: ").append(keep_alive ? "keep-alive" : "close").append("\r\n\r\n");
+    return out;
+}
+
+std::string response(int status, const char* reason, const std::string& body, bool keep_alive,
+                     const char* type = "text/plain") {
+    std::string out = head(status, reason, body.size(), keep_alive, type, body.size());
     out.append(body);
     return out;
 }
@@ -97,20 +103,43 @@ bool http_session::static_path(const std::string& name, std::string& path) const
     return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+std::string http_session::file_head(std::uint64_t size, bool keep_alive) {
+    return head(200, "OK", size, keep_alive, "application/octet-stream");
+}
+
+bool http_session::static_request(std::string& path) const {
+    path.clear();
+    if (url_.rfind("/static/", 0) != 0 || root_.empty()) return false;
+    const std::string name = url_.substr(8);
+    // Only plain file names inside the root: no traversal, no hidden files.
+    if (name.empty() || name.find("..") != std::string::npos || name.find('/') != std::string::npos ||
+        name.front() == '.')
+        return true;
+    if (!static_path(name, path)) path.clear();
+    return true;
+}
+
 std::string http_session::route(bool keep_alive) const {
     if (url_ == "/") return response(200, "OK", "hello\n", keep_alive);
-    if (url_.rfind("/static/", 0) == 0 && !root_.empty()) {
-        const std::string name = url_.substr(8);
-        // Only plain file names inside the root: no traversal, no hidden files.
-        if (name.empty() || name.find("..") != std::string::npos || name.find('/') != std::string::npos ||
-            name.front() == '.')
-            return response(404, "Not Found", "not found\n", keep_alive);
-        std::string path, body;
-        if (!static_path(name, path) || !read_file_(path, body))
-            return response(404, "Not Found", "not found\n", keep_alive);
+    std::string path, body;
+    if (static_request(path) && !path.empty() && read_file_(path, body))
         return response(200, "OK", body, keep_alive, "application/octet-stream");
-    }
     return response(404, "Not Found", "not found\n", keep_alive);
+}
+
+bool http_session::answer(bool keep_alive, const send_fn& send) {
+    std::string path;
+    if (send_file_ && static_request(path)) {
+        if (!path.empty()) {
+            switch (send_file_(path, keep_alive)) {
+                case file_sent::sent: return true;
+                case file_sent::failed: return false;
+                case file_sent::not_found: break;
+            }
+        }
+        return send(response(404, "Not Found", "not found\n", keep_alive));
+    }
+    return send(route(keep_alive));
 }
 
 bool http_session::feed(const char* data, std::size_t size, const send_fn& send) {
@@ -129,7 +158,7 @@ bool http_session::feed(const char* data, std::size_t size, const send_fn& send)
         if (!complete_) break;
         const bool keep_alive = http_should_keep_alive(&parser_) != 0;
         ++answered_;
-        if (!send(route(keep_alive)) || !keep_alive) return false;
+        if (!answer(keep_alive, send) || !keep_alive) return false;
         url_.clear();
         started_ = complete_ = false;
         http_parser_pause(&parser_, 0);

@@ -6,6 +6,7 @@
 #include <http_parser.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,17 @@ public:
     // parse error (answered with 400), a request that does not keep the
     // connection alive, a failed send, or size == 0 (the peer closed).
     using send_fn = std::function<bool(std::string_view)>;
+
+    // A server that sends static files itself (plain HTTP: sendfile(2) from
+    // the file to the socket, no copy through user space) sets this. It gets
+    // the resolved path (open it with O_NOFOLLOW, as read_file_fn), sends
+    // file_head(size, keep_alive) and then the file's bytes, and says how it
+    // went; read_file_fn then serves no static file.
+    enum class file_sent { not_found, sent, failed };  // not_found: a 404 follows; failed: close
+    using send_file_fn = std::function<file_sent(const std::string& path, bool keep_alive)>;
+    void set_send_file(send_file_fn fn) { send_file_ = std::move(fn); }
+    // The head of a 200 answer with a file of that size as its body.
+    static std::string file_head(std::uint64_t size, bool keep_alive);
     bool feed(const char* data, std::size_t size, const send_fn& send);
 
     // Whether the first bytes of a request have come and it is not answered
@@ -55,12 +67,16 @@ private:
     static int on_url(http_parser* p, const char* at, std::size_t n);
     static int on_message_complete(http_parser* p);
     std::string route(bool keep_alive) const;
+    bool answer(bool keep_alive, const send_fn& send);
+    // A /static/ request: true, and path the file to serve (empty: a 404).
+    bool static_request(std::string& path) const;
     bool static_path(const std::string& name, std::string& path) const;
 
     http_parser_settings settings_;
     http_parser parser_;
     std::string root_;  // resolved, with a trailing '/'; empty: no static files
     read_file_fn read_file_;
+    send_file_fn send_file_;
     std::string url_;
     bool started_ = false;
     bool complete_ = false;

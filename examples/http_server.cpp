@@ -1,6 +1,7 @@
 // HTTP/1.1 server on fibers: keep-alive "hello" at / and static files under
-// /static/ (read through weft::fs, written with a deadline); the requests
-// themselves are handled by http_handler.cpp.
+// /static/ (plain HTTP: sendfile(2) from the file to the socket; HTTPS: read
+// through weft::fs and written through TLS; a deadline either way); the
+// requests themselves are handled by http_handler.cpp.
 // Usage: http_server [ADDRESS] [--root DIR] [--port-file PATH] [--workers N]
 //                    [--header-timeout S] [--idle-timeout S]
 //                    [--tls-cert FILE --tls-key FILE]
@@ -16,6 +17,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -25,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <weft/weft.hpp>
@@ -52,23 +55,34 @@ const char usage[] =
     "  --help            this text\n"
     "SIGINT or SIGTERM stops it: no new connections, 2 s for those open.\n";
 
-// A static file, read through weft::fs: the read parks only this fiber
-// (in the worker's io_uring, or on the offload pool), never the worker.
-bool read_static(const std::string& path, std::string& body) {
+// A static file opened for reading: O_NONBLOCK so opening a FIFO does not
+// wait for a writer, cleared once the file is known to be a regular one
+// (io_uring would otherwise give EAGAIN for a read that has to go to the
+// disk). O_NOFOLLOW: the handler resolved every link in path; one put there
+// since is refused.
+// The open goes through weft::fs (the offload pool): a slow directory lookup
+// parks only this fiber.
+weft::fs::file open_static(const std::string& path, std::uint64_t& size) {
     std::error_code ec;
-    // O_NONBLOCK: opening a FIFO does not wait for a writer. Cleared once
-    // the file is known to be a regular one (io_uring would otherwise give
-    // EAGAIN for a read that has to go to the disk).
-    // O_NOFOLLOW: the handler resolved every link in path; one put there since is refused.
     weft::fs::file f = weft::fs::file::open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, ec);
-    if (ec) return false;
+    if (ec) return {};
     struct stat st;
-    if (::fstat(f.native_handle(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-    if (::fcntl(f.native_handle(), F_SETFL, 0) != 0) return false;
-    const std::uint64_t size = f.size(ec);
-    if (ec || size > (std::uint64_t{1} << 30)) return false;  // 1 GiB: a response held in memory
+    if (::fstat(f.native_handle(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+    if (::fcntl(f.native_handle(), F_SETFL, 0) != 0) return {};
+    size = static_cast<std::uint64_t>(st.st_size);
+    return f;
+}
+
+// HTTPS: a static file read whole through weft::fs (the read parks only this
+// fiber, in the worker's io_uring or on the offload pool), then written
+// through TLS with the other responses.
+bool read_static(const std::string& path, std::string& body) {
+    std::uint64_t size = 0;
+    weft::fs::file f = open_static(path, size);
+    if (!f.is_open() || size > (std::uint64_t{1} << 30)) return false;  // 1 GiB: a response held in memory
     body.resize(static_cast<std::size_t>(size));
     std::size_t got = 0;
+    std::error_code ec;
     while (got < body.size()) {
         const std::size_t n = f.pread(body.data() + got, body.size() - got, got, ec);
         if (ec) return false;
@@ -77,6 +91,29 @@ bool read_static(const std::string& path, std::string& body) {
     }
     body.resize(got);
     return true;
+}
+
+// Plain HTTP: the head, then the file straight from the page cache to the
+// socket (tcp_stream::send_file). Each piece of up to 1 MiB must go out
+// within 10 s, so a client that stops reading is dropped, while one that
+// reads a large file slowly but steadily is not.
+http_example::http_session::file_sent send_static(weft::net::tcp_stream& conn, const std::string& path,
+                                                  bool keep_alive) {
+    using sent = http_example::http_session::file_sent;
+    std::uint64_t size = 0;
+    weft::fs::file f = open_static(path, size);
+    if (!f.is_open()) return sent::not_found;
+    std::error_code ec;
+    const std::string head = http_example::http_session::file_head(size, keep_alive);
+    conn.write_all(head.data(), head.size(), ec, std::chrono::seconds(10));
+    if (ec) return sent::failed;
+    constexpr std::uint64_t piece = 1u << 20;
+    for (std::uint64_t done = 0; done < size;) {
+        const auto n = static_cast<std::size_t>(std::min(piece, size - done));
+        done += conn.send_file(f.native_handle(), done, n, ec, std::chrono::seconds(10));
+        if (ec) return sent::failed;  // a timeout, a gone peer, or a file that shrank under us
+    }
+    return sent::sent;
 }
 
 struct server_config {
@@ -89,6 +126,8 @@ template <weft::net::stream Stream>
 void serve(Stream& conn, const server_config& cfg) {
     using clock = std::chrono::steady_clock;
     http_example::http_session session(cfg.root, read_static);
+    if constexpr (std::is_same_v<Stream, weft::net::tcp_stream>)
+        session.set_send_file([&conn](const std::string& path, bool keep_alive) { return send_static(conn, path, keep_alive); });
     char buf[8192];
     std::error_code ec;
     const auto send = [&](std::string_view out) {

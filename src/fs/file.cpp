@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -187,10 +188,16 @@ void file_call_sync(file_call_args& a) noexcept {
                 r = ::pwrite(a.fd, p + a.done, a.size - a.done, static_cast<off_t>(a.offset + a.done));
                 break;
             case file_op::fsync: r = ::fsync(a.fd); break;
+            case file_op::readv: r = ::readv(a.fd, static_cast<const iovec*>(a.data), static_cast<int>(a.size)); break;
+            case file_op::writev: r = ::writev(a.fd, static_cast<const iovec*>(a.data), static_cast<int>(a.size)); break;
         }
         if (r < 0) {
             if (errno == EINTR) continue;
             a.err = errno;
+            return;
+        }
+        if (a.op == file_op::readv || a.op == file_op::writev) {
+            a.done = static_cast<std::size_t>(r);
             return;
         }
         if (a.op == file_op::fsync || a.op == file_op::read || a.op == file_op::pread) {

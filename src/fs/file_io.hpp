@@ -8,13 +8,16 @@
 
 namespace weft::detail {
 
-enum class file_op : std::uint8_t { read, pread, write_all, pwrite_all, fsync };
+// read / write_all / readv / writev work at the file position; readv and
+// writev are one call each (data: the iovec array, size: its count), as the
+// hooked readv/writev of a regular file or tty need.
+enum class file_op : std::uint8_t { read, pread, write_all, pwrite_all, fsync, readv, writev };
 
 struct file_call_args {
     file_op op;
     int fd;
     void* data;
-    std::size_t size;
+    std::size_t size;      // bytes; readv / writev: the iovec count
     std::uint64_t offset;  // pread / pwrite_all
     std::size_t done;      // bytes moved so far
     int err;               // errno of the failure, 0: none

@@ -7,7 +7,13 @@
 // threads see a blocking socket. Listeners, and a socket while it connects,
 // are the exceptions: they are non-blocking underneath. Pipes and FIFOs stay
 // blocking too: a fiber's read or write on one is preadv2/pwritev2 with
-// RWF_NOWAIT.
+// RWF_NOWAIT. Regular files, ttys and other character devices keep their
+// flags as well. A regular file is tried with RWF_NOWAIT (a page-cache hit
+// completes at once); what would wait for the disk goes into the worker's
+// io_uring (weft::fs's file calls), or to the offload pool on an epoll
+// worker. A tty read is an SQE of the worker's ring (at the file position),
+// or on an epoll worker waits for readiness first. Either way only the
+// fiber parks.
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/socket.h>
@@ -17,8 +23,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fs/file_io.hpp"
 #include "hook/sys.hpp"
 #include "hook/wait.hpp"
+#include "weft/offload.hpp"
 
 namespace weft::detail::hook {
 namespace {
@@ -89,6 +97,29 @@ public:
 
     bool on_fiber() const noexcept { return w_ != nullptr; }
 
+    // A regular file (or block device) on a fiber: a candidate for the ring.
+    bool file() const noexcept { return w_ && (flags_ & fd_flag::file); }
+    // A tty or another character device that can block, on a fiber.
+    bool chardev() const noexcept { return w_ && (flags_ & fd_flag::chardev); }
+
+    // Waits, on an epoll worker, until the character device is ready for the
+    // call: the call itself then does not wait unless another reader took
+    // the input in between (a tty refuses RWF_NOWAIT, and its O_NONBLOCK is
+    // shared with every process that has it open, so neither can make the
+    // call itself non-blocking). False with errno set: the wait ended by a
+    // deadline_scope (ETIMEDOUT), cancel (ECANCELED) or close (EBADF). A
+    // device the poller cannot watch is left to the call.
+    bool wait_ready(bool write) noexcept {
+        for (;;) {
+            const std::uint32_t ticket = fd_ticket(fd_, write);
+            pollfd p{fd_, static_cast<short>(write ? POLLOUT : POLLIN), 0};
+            const timespec zero{0, 0};
+            if (sys::ppoll(&p, 1, &zero, nullptr) != 0) return true;  // ready, hung up, or the call's own error
+            if (wait(write, ticket)) continue;
+            return errno != ETIMEDOUT && errno != ECANCELED && errno != EBADF && errno != EAGAIN;
+        }
+    }
+
 private:
     int fd_;
     worker* w_;
@@ -132,6 +163,102 @@ long writev_all(blocking_fd& b, const iovec* iov, int cnt, Op op) noexcept {
         while (first < cnt && left >= local[first].iov_len) left -= local[first++].iov_len;
         local[first].iov_base = static_cast<char*>(local[first].iov_base) + left;
         local[first].iov_len -= left;
+    }
+}
+
+// One call on a regular file or character device through the worker's
+// io_uring (see fs/file_io.hpp). False when the ring does not take it (an
+// epoll worker, a full ring, a file the ring cannot read such as a
+// directory): the caller makes the plain call. Else r is what the
+// syscall returns: bytes (a write stopped by an error after some bytes
+// reports those bytes, as the kernel's own write does), or -1 with errno.
+// EINTR never comes out: the ring's request is not interrupted by signals.
+bool ring_call(file_op op, int fd, void* data, std::size_t size, std::uint64_t offset, long& r) noexcept {
+    file_call_args a{op, fd, data, size, offset, 0, 0};
+    try {
+        if (!ring_file_call(a)) return false;
+    } catch (...) {
+        return false;  // the reactor could not be made: the plain call
+    }
+    if (a.err && a.done == 0) {
+        errno = a.err;
+        r = -1;
+    } else {
+        r = static_cast<long>(a.done);
+    }
+    return true;
+}
+
+// A read or write at the file position on a file or character device:
+// through the ring, else (epoll) a character device waits for readiness
+// first. `plain` is the blocking syscall.
+template <class Plain>
+long device_call(blocking_fd& b, bool write, file_op op, int fd, void* data, std::size_t size, Plain plain) noexcept {
+    long r;
+    if (b.chardev() && write) {
+        // A terminal takes output at once nearly always: write when it has
+        // room (also what a signal handler's message to stderr needs: no
+        // park inside the handler), and only a full device goes the slow way.
+        pollfd p{fd, POLLOUT, 0};
+        const timespec zero{0, 0};
+        if (sys::ppoll(&p, 1, &zero, nullptr) != 0) return plain();
+    }
+    if (ring_call(op, fd, data, size, static_cast<std::uint64_t>(-1), r)) return r;
+    if (b.chardev() && !b.wait_ready(write)) return -1;
+    return plain();
+}
+
+// A read or write of a regular file, at the file position (offset -1) or
+// at an offset: first with RWF_NOWAIT, which a page-cache hit completes at
+// once (no park; it costs what the plain call costs); what would wait for
+// the disk (EAGAIN) goes, for the bytes still to move, through the worker's
+// ring, or on an epoll worker to the offload pool (a disk read takes far
+// longer than the trip). A read ends at EOF or when bytes are in hand after a
+// wait, as read(2) of a regular file does; a write moves everything unless an
+// error stops it (then it reports what it moved). Where the file system
+// refuses RWF_NOWAIT the ring takes the call, else the plain call.
+template <class Plain>
+long file_rw(bool write, int fd, char* p, std::size_t n, long offset, Plain plain) noexcept {
+    std::size_t done = 0;
+    for (;;) {
+        const iovec v{p + done, n - done};
+        const long at = offset < 0 ? -1L : offset + static_cast<long>(done);
+        const long r = write ? sys::pwritev2_at(fd, &v, 1, at, RWF_NOWAIT) : sys::preadv2_at(fd, &v, 1, at, RWF_NOWAIT);
+        if (r > 0) {
+            done += static_cast<std::size_t>(r);
+            if (done < n) continue;  // what was cached, then the rest
+            return static_cast<long>(done);
+        }
+        if (r == 0) return static_cast<long>(done);  // EOF (or nothing asked)
+        if (done > 0 && errno != EAGAIN) return static_cast<long>(done);
+        const file_op op = write ? (offset < 0 ? file_op::write_all : file_op::pwrite_all)
+                                 : (offset < 0 ? file_op::read : file_op::pread);
+        const std::uint64_t off = offset < 0 ? static_cast<std::uint64_t>(-1) : static_cast<std::uint64_t>(at);
+        const int why = errno;
+        long rest;
+        if (ring_call(op, fd, p + done, n - done, off, rest)) {
+            if (rest < 0) return done > 0 ? static_cast<long>(done) : -1;
+            return static_cast<long>(done) + rest;
+        }
+        if (why == EAGAIN) {
+            // An epoll worker: an offload thread waits for the disk instead.
+            file_call_args a{op, fd, p + done, n - done, off, 0, 0};
+            bool ran = true;
+            try {
+                offload_run([](void* x) noexcept { file_call_sync(*static_cast<file_call_args*>(x)); }, &a);
+            } catch (...) {
+                ran = false;  // the pool could not start its threads: the plain call
+            }
+            if (ran) {
+                if (a.err && done + a.done == 0) {
+                    errno = a.err;
+                    return -1;
+                }
+                return static_cast<long>(done + a.done);
+            }
+        }
+        if (done > 0) return static_cast<long>(done);
+        return plain();
     }
 }
 
@@ -223,8 +350,42 @@ ssize_t read(int fd, void* buf, size_t n) {
         b.nowait_refused();
     }
     if (b.dontwait()) return b.call(false, [&] { return sys::recvfrom(fd, buf, n, MSG_DONTWAIT, nullptr, nullptr); });
+    if (b.file()) return file_rw(false, fd, static_cast<char*>(buf), n, -1, [&] { return sys::read(fd, buf, n); });
+    if (b.chardev()) return device_call(b, false, file_op::read, fd, buf, n, [&] { return sys::read(fd, buf, n); });
     return b.call(false, [&] { return sys::read(fd, buf, n); });
 }
+
+ssize_t pread(int fd, void* buf, size_t n, off_t offset) {
+    blocking_fd b(fd);
+    // A negative offset is the kernel's EINVAL (to the ring, -1 would mean
+    // the file position); a tty's ESPIPE is the kernel's too.
+    if (b.file() && offset >= 0)
+        return file_rw(false, fd, static_cast<char*>(buf), n, offset, [&] { return sys::pread64(fd, buf, n, offset); });
+    return sys::pread64(fd, buf, n, offset);
+}
+
+ssize_t pread64(int fd, void* buf, size_t n, off64_t offset) { return pread(fd, buf, n, offset); }
+
+ssize_t __pread_chk(int fd, void* buf, size_t n, off_t offset, size_t buflen) {
+    if (n > buflen) __chk_fail();
+    return pread(fd, buf, n, offset);
+}
+
+ssize_t __pread64_chk(int fd, void* buf, size_t n, off64_t offset, size_t buflen) {
+    if (n > buflen) __chk_fail();
+    return pread(fd, buf, n, offset);
+}
+
+ssize_t pwrite(int fd, const void* buf, size_t n, off_t offset) {
+    blocking_fd b(fd);
+    if (b.file() && offset >= 0) {
+        return file_rw(true, fd, static_cast<char*>(const_cast<void*>(buf)), n, offset,
+                       [&] { return sys::pwrite64(fd, buf, n, offset); });
+    }
+    return sys::pwrite64(fd, buf, n, offset);
+}
+
+ssize_t pwrite64(int fd, const void* buf, size_t n, off64_t offset) { return pwrite(fd, buf, n, offset); }
 
 ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
     if (n > buflen) __chk_fail();
@@ -245,6 +406,10 @@ ssize_t readv(int fd, const iovec* iov, int cnt) {
             m.msg_iovlen = static_cast<std::size_t>(cnt);
             return sys::recvmsg(fd, &m, MSG_DONTWAIT);
         });
+    }
+    if (b.file() || b.chardev()) {
+        return device_call(b, false, file_op::readv, fd, const_cast<iovec*>(iov), cnt < 0 ? SIZE_MAX : cnt,
+                           [&] { return sys::readv(fd, iov, cnt); });
     }
     return b.call(false, [&] { return sys::readv(fd, iov, cnt); });
 }
@@ -267,6 +432,14 @@ ssize_t write(int fd, const void* buf, size_t n) {
             return sys::sendto(fd, static_cast<const char*>(buf) + done, n - done, MSG_DONTWAIT, nullptr, 0);
         });
     }
+    if (b.file()) {
+        return file_rw(true, fd, static_cast<char*>(const_cast<void*>(buf)), n, -1,
+                       [&] { return sys::write(fd, buf, n); });
+    }
+    if (b.chardev()) {
+        return device_call(b, true, file_op::write_all, fd, const_cast<void*>(buf), n,
+                           [&] { return sys::write(fd, buf, n); });
+    }
     return write_all(b, n, [&](std::size_t done) { return sys::write(fd, static_cast<const char*>(buf) + done, n - done); });
 }
 
@@ -284,6 +457,10 @@ ssize_t writev(int fd, const iovec* iov, int cnt) {
             m.msg_iovlen = static_cast<std::size_t>(c);
             return sys::sendmsg(fd, &m, MSG_DONTWAIT);
         });
+    }
+    if (b.file() || b.chardev()) {
+        return device_call(b, true, file_op::writev, fd, const_cast<iovec*>(iov), cnt < 0 ? SIZE_MAX : cnt,
+                           [&] { return sys::writev(fd, iov, cnt); });
     }
     return writev_all(b, iov, cnt, [&](const iovec* v, int c) { return sys::writev(fd, v, c); });
 }

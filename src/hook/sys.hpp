@@ -34,6 +34,19 @@ inline long preadv2(int fd, const iovec* iov, int cnt, int flags) noexcept {
 inline long pwritev2(int fd, const iovec* iov, int cnt, int flags) noexcept {
     return ::syscall(SYS_pwritev2, fd, iov, cnt, -1L, 0L, flags);
 }
+inline long pread64(int fd, void* buf, std::size_t n, long offset) noexcept {
+    return ::syscall(SYS_pread64, fd, buf, n, offset);
+}
+inline long pwrite64(int fd, const void* buf, std::size_t n, long offset) noexcept {
+    return ::syscall(SYS_pwrite64, fd, buf, n, offset);
+}
+// At an offset (-1: the file position, as above).
+inline long preadv2_at(int fd, const iovec* iov, int cnt, long offset, int flags) noexcept {
+    return ::syscall(SYS_preadv2, fd, iov, cnt, offset, 0L, flags);
+}
+inline long pwritev2_at(int fd, const iovec* iov, int cnt, long offset, int flags) noexcept {
+    return ::syscall(SYS_pwritev2, fd, iov, cnt, offset, 0L, flags);
+}
 inline long recvfrom(int fd, void* buf, std::size_t n, int flags, sockaddr* from, socklen_t* len) noexcept {
     return ::syscall(SYS_recvfrom, fd, buf, n, flags, from, len);
 }

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cerrno>
 #include <system_error>
@@ -13,6 +14,14 @@
 namespace weft::detail::hook {
 
 namespace {
+// The memory devices that answer at once (null, zero, full, random,
+// urandom): not worth a trip through the ring. /dev/kmsg (1:11) can wait.
+bool never_blocks(dev_t rdev) noexcept {
+    if (major(rdev) != 1) return false;
+    const unsigned m = minor(rdev);
+    return m == 3 || m == 5 || m == 7 || m == 8 || m == 9;
+}
+
 int to_errno(const std::error_code& ec) noexcept {
     // The worker reports generic-category codes, whose values are errno values.
     return ec.value() != 0 ? ec.value() : EIO;
@@ -28,9 +37,21 @@ std::uint32_t classify(int fd, fd_state*& st) noexcept {
     // Nothing is changed in the kernel: a socket's file description may be
     // shared (stdin of an inetd-style server, a dup in another process).
     struct stat sb;
-    if (sys::fstat(fd, &sb) == 0 && (S_ISSOCK(sb.st_mode) || S_ISFIFO(sb.st_mode))) {
+    const bool known_type = sys::fstat(fd, &sb) == 0;
+    if (known_type && (S_ISSOCK(sb.st_mode) || S_ISFIFO(sb.st_mode))) {
         const long fl = sys::fcntl(fd, F_GETFL, 0);
         if (fl >= 0 && !(fl & O_NONBLOCK)) f |= fd_flag::per_call | (S_ISFIFO(sb.st_mode) ? fd_flag::pipe : 0);
+    } else if (known_type && (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode) || S_ISCHR(sb.st_mode))) {
+        // O_NONBLOCK on a file or device stays the kernel's business: the
+        // ring would turn it into EAGAIN where a read of a regular file waits.
+        const long fl = sys::fcntl(fd, F_GETFL, 0);
+        if (fl >= 0 && !(fl & O_NONBLOCK)) {
+            if (!S_ISCHR(sb.st_mode)) {
+                f |= fd_flag::file;
+            } else if (!never_blocks(sb.st_rdev)) {
+                f |= fd_flag::chardev;
+            }
+        }
     }
     st->flags.fetch_or(f, std::memory_order_acq_rel);
     return st->flags.load(std::memory_order_acquire);

@@ -68,6 +68,16 @@ std::size_t basic_stream<D>::write_all(const void* data, std::size_t size, deadl
 }
 
 template <class D>
+std::size_t basic_stream<D>::send_file(int file_fd, std::uint64_t offset, std::size_t count, std::error_code& ec,
+                                       deadline d) {
+    return stream_ops::send_file(fd_, file_fd, offset, count, ec, d);
+}
+template <class D>
+std::size_t basic_stream<D>::send_file(int file_fd, std::uint64_t offset, std::size_t count, deadline d) {
+    return or_throw_as<D>("send_file", [&](std::error_code& ec) { return send_file(file_fd, offset, count, ec, d); });
+}
+
+template <class D>
 void basic_stream<D>::shutdown_write(std::error_code& ec) noexcept {
     stream_ops::shutdown_write(fd_, ec);
 }

@@ -1,8 +1,12 @@
 // The shared stream-socket operations behind tcp_stream and unix_stream.
 #include "net/stream_io.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -241,6 +245,73 @@ std::size_t writev_all(int fd, std::span<const net::const_buffer> bufs, std::err
     }
     ec.clear();
     if (fd < 0) ec = std::make_error_code(std::errc::bad_file_descriptor);
+    return done;
+}
+
+namespace {
+// sendfile(2) has no MSG_NOSIGNAL: to a peer that went away it raises
+// SIGPIPE, which a library call must not (every other write here says
+// MSG_NOSIGNAL). SIGPIPE is blocked on this thread for the call, and one the
+// call raised is taken back before the mask is restored (one that was
+// pending before stays pending). A call that moved all it was asked to met
+// no gone peer: it costs no look. The fiber does not switch in between, so
+// the mask is this fiber's only for the call.
+long sendfile_quiet(int sock, int file_fd, off_t* offset, std::size_t count) noexcept {
+    sigset_t pipe_only, old, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    const bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    const long n = ::sendfile(sock, file_fd, offset, count);
+    const int err = errno;
+    // Also after a partial send: sendfile reports the bytes it moved and
+    // raises SIGPIPE for the write that found the peer gone.
+    if (!was_pending && (n < 0 || static_cast<std::size_t>(n) < count)) {
+        const timespec zero{0, 0};
+        while (sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = err;
+    return n;
+}
+}  // namespace
+
+// weft's stream sockets are non-blocking in the kernel (open_socket and
+// accept make them so; an adopted fd must already be), so sendfile on one
+// returns EAGAIN when the socket buffer is full and the fiber waits for
+// writability in io_retry, as send does. No flag is changed for the call:
+// toggling O_NONBLOCK around it would change the file description every
+// other fiber, thread or process holding the socket sees, and sendfile has
+// no per-call flag (as MSG_DONTWAIT is for send). The
+// file side is read as read(2) would read it: a page-cache miss waits for
+// the disk on this thread.
+std::size_t send_file(int fd, int file_fd, std::uint64_t offset, std::size_t count, std::error_code& ec,
+                      deadline d) {
+    if (!size_ok(count, ec)) return 0;
+    if (fd < 0 || file_fd < 0) {
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+        return 0;
+    }
+    if (offset > static_cast<std::uint64_t>(INT64_MAX) || count > static_cast<std::uint64_t>(INT64_MAX) - offset) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return 0;
+    }
+    if (count == 0) return nothing_to_move(fd, ec);
+    constexpr std::size_t max_call = 0x7ffff000;  // what one sendfile moves at most
+    std::size_t done = 0;
+    while (done < count) {
+        off_t at = static_cast<off_t>(offset + done);
+        const std::size_t chunk = std::min(count - done, max_call);
+        const long n = io_retry(fd, true, d.steady_ns(), ec, [&] { return sendfile_quiet(fd, file_fd, &at, chunk); });
+        if (n < 0) return done;
+        if (n == 0) {
+            ec = net::net_errc::eof;  // the file ended before count bytes
+            return done;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    ec.clear();
     return done;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <system_error>
 #include <type_traits>
@@ -51,6 +52,7 @@ std::size_t read(int fd, void* data, std::size_t size, std::error_code& ec, dead
 std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec, deadline d);
 std::size_t write(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d);
 std::size_t write_all(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d);
+std::size_t send_file(int fd, int file_fd, std::uint64_t offset, std::size_t count, std::error_code& ec, deadline d);
 void shutdown_write(int fd, std::error_code& ec) noexcept;
 std::size_t readv(int fd, std::span<const net::mutable_buffer> bufs, std::error_code& ec, deadline d);
 std::size_t writev(int fd, std::span<const net::const_buffer> bufs, std::error_code& ec, deadline d);

@@ -25,6 +25,15 @@ inline constexpr std::uint32_t per_call = 8;
 // With per_call: a pipe or FIFO, whose calls are made non-blocking with
 // preadv2/pwritev2(RWF_NOWAIT) instead.
 inline constexpr std::uint32_t pipe = 16;
+// A regular file or block device left blocking: readiness means nothing for
+// it; a fiber's read/write/pread/pwrite/readv/writev on it goes through the
+// worker's io_uring where the worker has one (weft::fs's calls), else inline.
+inline constexpr std::uint32_t file = 32;
+// A tty or another character device that can block, left blocking (the
+// never-blocking memory devices, /dev/null and the like, are not): a fiber's
+// read on it goes through the worker's io_uring, or parks on readiness on an
+// epoll worker; a write parks only while the device is not writable.
+inline constexpr std::uint32_t chardev = 64;
 }  // namespace fd_flag
 
 struct fd_entry {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -351,6 +352,8 @@ int uring_reactor::file_op(file_opcode op, int fd, void* data, unsigned size, st
         switch (op) {
             case file_opcode::read: io_uring_prep_read(sqe, fd, data, size, offset); break;
             case file_opcode::write: io_uring_prep_write(sqe, fd, data, size, offset); break;
+            case file_opcode::readv: io_uring_prep_readv(sqe, fd, static_cast<const iovec*>(data), size, offset); break;
+            case file_opcode::writev: io_uring_prep_writev(sqe, fd, static_cast<const iovec*>(data), size, offset); break;
             case file_opcode::fsync: io_uring_prep_fsync(sqe, fd, 0); break;
         }
         io_uring_sqe_set_data(sqe, &o);
@@ -433,7 +436,8 @@ bool ring_file_call(file_call_args& a) {
     for (;;) {
         const std::size_t left = a.size - a.done;
         const auto n = static_cast<unsigned>(left < max_op ? left : max_op);
-        const bool at_pos = a.op == file_op::read || a.op == file_op::write_all;
+        const bool at_pos = a.op == file_op::read || a.op == file_op::write_all || a.op == file_op::readv ||
+                            a.op == file_op::writev;
         const std::uint64_t off = at_pos ? static_cast<std::uint64_t>(-1) : a.offset + a.done;
         int res;
         switch (a.op) {
@@ -443,6 +447,15 @@ bool ring_file_call(file_call_args& a) {
             case file_op::pwrite_all:
                 res = ur->file_op(uring_reactor::file_opcode::write, a.fd, p + a.done, n, off);
                 break;
+            case file_op::readv:
+            case file_op::writev: {
+                // One call, the iovec count in `size` (the kernel checks it: EINVAL).
+                if (a.size > UINT_MAX) return false;
+                const auto vop = a.op == file_op::readv ? uring_reactor::file_opcode::readv
+                                                        : uring_reactor::file_opcode::writev;
+                res = ur->file_op(vop, a.fd, a.data, static_cast<unsigned>(a.size), off);
+                break;
+            }
             default: res = ur->file_op(uring_reactor::file_opcode::fsync, a.fd, nullptr, 0, 0); break;
         }
         if (res == -EINTR) continue;
@@ -457,7 +470,7 @@ bool ring_file_call(file_call_args& a) {
             return true;
         }
         if (a.op == file_op::fsync) return true;
-        if (a.op == file_op::read || a.op == file_op::pread) {
+        if (a.op == file_op::read || a.op == file_op::pread || a.op == file_op::readv || a.op == file_op::writev) {
             a.done += static_cast<std::size_t>(res);
             return true;
         }

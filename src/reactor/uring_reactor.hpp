@@ -36,10 +36,11 @@ public:
 
     // One file call of the calling fiber (which runs on the worker that
     // polls this ring) as an SQE: IORING_OP_READ / WRITE (offset -1: at the
-    // file position) or FSYNC. Parks the fiber until the worker's poll
+    // file position), READV / WRITEV (data: the iovecs, size: their count)
+    // or FSYNC. Parks the fiber until the worker's poll
     // collects the CQE; returns its res (bytes, or -errno). The SQE goes out
     // with the worker's next poll, batched with everything else it submits.
-    enum class file_opcode : std::uint8_t { read, write, fsync };
+    enum class file_opcode : std::uint8_t { read, write, readv, writev, fsync };
     static constexpr int no_sqe = -(1 << 30);  // file_op, socket_op: no room in the ring, nothing done
     int file_op(file_opcode op, int fd, void* data, unsigned size, std::uint64_t offset);
 

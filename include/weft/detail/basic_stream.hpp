@@ -1,10 +1,11 @@
 // The byte-stream members tcp_stream and unix_stream share: one descriptor,
-// and read, read_exact, write, write_all, shutdown and close over it, in an
+// and read, read_exact, write, write_all, send_file, shutdown and close over it, in an
 // error_code form and a throwing form. Derived names the socket type, so a
 // throwing call says which one failed ("weft::net::tcp_stream::read: ...").
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <system_error>
 
 #include "weft/deadline.hpp"
@@ -31,6 +32,19 @@ public:
     // Writes all of it; on error the return value says how much went out.
     std::size_t write_all(const void* data, std::size_t size, std::error_code& ec, deadline d = {});
     std::size_t write_all(const void* data, std::size_t size, deadline d = {});
+
+    // Sends count bytes of the file file_fd from offset (sendfile(2): the
+    // bytes go from the page cache to the socket without a copy through
+    // user space), all of them unless an error stops it: the return value
+    // says how many went out; net_errc::eof when the file ends first. The
+    // file's offset does not move. The fiber parks whenever the socket's
+    // buffer is full, until the deadline (timed_out), a cancel or a close.
+    // Pages of the file not in the page cache are read from the disk by the
+    // call itself, on the worker's thread (read hot files this way, or
+    // warm them with weft::fs first). bad_file_descriptor for a bad file_fd.
+    std::size_t send_file(int file_fd, std::uint64_t offset, std::size_t count, std::error_code& ec,
+                          deadline d = {});
+    std::size_t send_file(int file_fd, std::uint64_t offset, std::size_t count, deadline d = {});
 
     void shutdown_write(std::error_code& ec) noexcept;  // half-close: the peer reads EOF
     void shutdown_write();

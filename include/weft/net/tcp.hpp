@@ -25,7 +25,7 @@ namespace weft::net {
 
 // A connected TCP socket. Move-only; the destructor closes it. Closing a
 // stream wakes any fiber blocked on it with bad_file_descriptor.
-// read, read_exact, write, write_all, shutdown_write, shutdown, close,
+// read, read_exact, write, write_all, send_file, shutdown_write, shutdown, close,
 // is_open, native_handle and release come from detail::basic_stream
 // (weft/detail/basic_stream.hpp), shared with unix_stream; tcp_stream models
 // weft::net::stream (weft/net/stream.hpp).

@@ -25,7 +25,7 @@ namespace weft::net {
 
 // A connected Unix-domain stream socket. Move-only; the destructor closes it.
 // Closing a stream wakes any fiber blocked on it with bad_file_descriptor.
-// The byte-stream calls (read, read_exact, write, write_all, shutdown_write,
+// The byte-stream calls (read, read_exact, write, write_all, send_file, shutdown_write,
 // shutdown, close, ...) are tcp_stream's, from detail::basic_stream; it
 // models weft::net::stream (weft/net/stream.hpp).
 class unix_stream : public detail::basic_stream<unix_stream> {
