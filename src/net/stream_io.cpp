@@ -10,6 +10,7 @@
 #include <climits>
 
 #include "net/io.hpp"
+#include "net/pooled.hpp"
 #ifdef WEFT_HAVE_URING
 #include "reactor/uring_reactor.hpp"
 #endif
@@ -137,6 +138,31 @@ std::size_t read(int fd, void* data, std::size_t size, std::error_code& ec, dead
     if (const long n = ring_io(fd, false, data, size, d, ec); n != not_taken) return n < 0 ? 0 : static_cast<std::size_t>(n);
     const long n = io_retry(fd, false, d.steady_ns(), ec, [&] { return ::recv(fd, data, size, 0); });
     return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+// Readiness first on every backend (the io_uring ring path would need the
+// buffer while the receive is pending): the try, and each retry after a
+// readiness event, takes a buffer of the thread's cache only for the
+// receive itself and gives it back on EAGAIN before the fiber parks.
+net::pooled_buffer read_pooled(int fd, std::error_code& ec, deadline d) {
+    std::byte* block = nullptr;
+    const long n = io_retry(fd, false, d.steady_ns(), ec, [&]() -> long {
+        block = pooled_access::take_block();
+        if (!block) {
+            errno = ENOMEM;
+            return -1;
+        }
+        const long got = ::recv(fd, block, net::pooled_buffer::capacity, MSG_DONTWAIT);
+        if (got <= 0) {
+            const int err = errno;
+            pooled_access::give_block(block);
+            block = nullptr;
+            errno = err;
+        }
+        return got;
+    });
+    if (n <= 0) return {};  // an error (ec), or EOF: an empty lease
+    return pooled_access::make(block, static_cast<std::size_t>(n));
 }
 
 std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec, deadline d) {
