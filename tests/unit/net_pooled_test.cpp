@@ -260,44 +260,50 @@ TEST(Pooled, UnixStreamReadsPooledToo) {
 
 // Leases read on worker 0 end on worker 1, and on a plain thread after the
 // runtime is gone; the pool stays bounded through it all.
+// The body of the next test: leases read on worker 0; half end on worker 1,
+// half are kept for a plain thread.
+void read_leases_on_worker_0(int leases_per_side, std::vector<pooled_buffer>& kept, std::atomic<int>& checked) {
+    weft::deadline_scope guard{kGuard};
+    EXPECT_EQ(weft::worker_index(), 0);
+    tcp_listener l = listen_v4();
+    conn_pair p = connect_pair(l);
+    std::vector<pooled_buffer> leases;
+    for (int i = 0; i < 2 * leases_per_side; ++i) {
+        const std::string msg = "lease-" + std::to_string(i);
+        p.client.write_all(msg.data(), msg.size());
+        std::string got;
+        pooled_buffer b;
+        // One write may arrive in pieces; keep the last piece's lease.
+        while (got.size() < msg.size()) {
+            b = p.server.read_pooled();
+            ASSERT_FALSE(b.empty());
+            got += b.view();
+        }
+        ASSERT_EQ(got, msg);
+        leases.push_back(std::move(b));
+    }
+    // Half go to worker 1 and end there.
+    std::vector<pooled_buffer> there(std::make_move_iterator(leases.begin()),
+                                     std::make_move_iterator(leases.begin() + leases_per_side));
+    weft::spawn_on(1, [&, mine = std::move(there)]() mutable {
+        EXPECT_EQ(weft::worker_index(), 1);
+        for (auto& b : mine) {
+            if (!b.empty()) checked.fetch_add(1);
+            b.reset();
+        }
+        mine.clear();
+    }).join();
+    for (auto it = leases.begin() + leases_per_side; it != leases.end(); ++it) kept.push_back(std::move(*it));
+}
+
 TEST(Pooled, LeasesDestroyedOnAnotherWorkerAndAPlainThread) {
     constexpr int kLeases = 60;
     std::vector<pooled_buffer> kept;
     std::atomic<int> checked{0};
     {
         weft::runtime rt{{.workers = 2}};
-        rt.run([&] {
-            weft::deadline_scope guard{kGuard};
-            tcp_listener l = listen_v4();
-            conn_pair p = connect_pair(l);
-            std::vector<pooled_buffer> leases;
-            for (int i = 0; i < 2 * kLeases; ++i) {
-                const std::string msg = "lease-" + std::to_string(i);
-                p.client.write_all(msg.data(), msg.size());
-                std::string got;
-                pooled_buffer b;
-                // One write may arrive in pieces; keep the last piece's lease.
-                while (got.size() < msg.size()) {
-                    b = p.server.read_pooled();
-                    ASSERT_FALSE(b.empty());
-                    got += b.view();
-                }
-                ASSERT_EQ(got, msg);
-                leases.push_back(std::move(b));
-            }
-            // Half go to worker 1 and end there.
-            std::vector<pooled_buffer> there(std::make_move_iterator(leases.begin()),
-                                             std::make_move_iterator(leases.begin() + kLeases));
-            weft::spawn_on(1, [&, mine = std::move(there)]() mutable {
-                EXPECT_EQ(weft::worker_index(), 1);
-                for (auto& b : mine) {
-                    if (!b.empty()) checked.fetch_add(1);
-                    b.reset();
-                }
-                mine.clear();
-            }).join();
-            for (auto it = leases.begin() + kLeases; it != leases.end(); ++it) kept.push_back(std::move(*it));
-        });
+        // Read on worker 0, pinned there.
+        rt.run([&] { weft::spawn_on(0, [&] { read_leases_on_worker_0(kLeases, kept, checked); }).join(); });
     }
     EXPECT_EQ(checked.load(), kLeases);
     ASSERT_EQ(kept.size(), static_cast<std::size_t>(kLeases));
