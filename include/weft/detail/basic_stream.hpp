@@ -26,13 +26,15 @@ public:
     // pooled_buffer::capacity, into a buffer of the calling thread's pool
     // (weft/net/pooled_buffer.hpp), and hands it out as a lease; an empty
     // lease (size() 0, no buffer) without an error means the peer closed its
-    // side. While it waits the call holds no buffer: it waits for
-    // readability first and takes a buffer only to receive what arrived (a
-    // receive that finds nothing after all gives it back and waits again),
-    // so an idle connection costs no buffer memory. On io_uring it waits for
-    // readiness like epoll does, instead of a receive kept in the ring. The
-    // deadline and cancel rule is read's: data already there is returned
-    // even when the deadline has passed. On error the lease is empty.
+    // side. While it waits the call holds no buffer, so an idle connection
+    // costs no buffer memory. On io_uring the receive goes into the ring
+    // with a buffer the kernel picks from the worker's provided-buffer ring
+    // (16 buffers of the pool) only when data arrives; elsewhere, and on
+    // io_uring when all 16 are in use, it waits for readability first and
+    // takes a buffer only to receive what arrived (a receive that finds
+    // nothing after all gives it back and waits again). The deadline and
+    // cancel rule is read's: data already there is returned even when the
+    // deadline has passed. On error the lease is empty.
     net::pooled_buffer read_pooled(std::error_code& ec, deadline d = {});
     net::pooled_buffer read_pooled(deadline d = {});
     // Reads exactly size bytes; net_errc::eof if the peer closes first

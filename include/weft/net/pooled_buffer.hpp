@@ -10,8 +10,11 @@
 // full or its thread is exiting). A buffer belongs to no thread, so a lease
 // may be moved to and destroyed on any worker or plain thread without a lock
 // or a hand-back queue: flows between threads only shift which caches hold
-// the free buffers, and the bound keeps every cache small. So 100,000 idle
-// connections hold no buffers at all, and a busy worker reuses the same few.
+// the free buffers, and the bound keeps every cache small. An io_uring
+// worker also lends 16 buffers of the pool to the kernel (its provided-buffer
+// ring), which picks one only for a receive whose data has arrived. So
+// 100,000 idle connections hold no buffers at all, and a busy worker reuses
+// the same few.
 //
 // The size: 16 KiB, the largest TLS record and a usual read chunk of a busy
 // stream, so a read of a bulk transfer moves as much per syscall as read()
