@@ -384,14 +384,14 @@ bool uring_reactor::provide_buffers(buffer_take take, buffer_give give, unsigned
     if (provided_ == provided_state::unsupported) return false;
     provided_ = provided_state::unsupported;
     const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    const std::size_t bytes = (provided_slots * sizeof(io_uring_buf) + page - 1) / page * page;
+    const std::size_t bytes = (provided_max * sizeof(io_uring_buf) + page - 1) / page * page;
     void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) return false;
     auto* br = static_cast<io_uring_buf_ring*>(mem);
     io_uring_buf_ring_init(br);
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
-    reg.ring_entries = provided_slots;
+    reg.ring_entries = provided_max;
     reg.bgid = 0;
     if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {  // before 5.19: EINVAL
         ::munmap(mem, bytes);
@@ -408,9 +408,9 @@ bool uring_reactor::provide_buffers(buffer_take take, buffer_give give, unsigned
 }
 
 void uring_reactor::refill_provided() noexcept {
-    const int mask = io_uring_buf_ring_mask(provided_slots);
+    const int mask = io_uring_buf_ring_mask(provided_max);
     int added = 0;
-    for (unsigned bid = 0; bid < provided_slots; ++bid) {
+    for (unsigned bid = 0; bid < provided_target_; ++bid) {
         if (provided_bufs_[bid]) continue;
         std::byte* b = take_();
         if (!b) break;
@@ -428,13 +428,14 @@ int uring_reactor::recv_provided(int fd, std::int64_t deadline_ns, wait_outcome&
     const int res = socket_request(socket_opcode::recv, fd, nullptr, buf_size_, deadline_ns, ended, true, flags);
     if (flags & IORING_CQE_F_BUFFER) {
         const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-        WEFT_ASSERT(bid < provided_slots && provided_bufs_[bid], "io_uring returned a buffer it was not given");
+        WEFT_ASSERT(bid < provided_max && provided_bufs_[bid], "io_uring returned a buffer it was not given");
         std::byte* b = provided_bufs_[bid];
         provided_bufs_[bid] = nullptr;
         if (res > 0) got = b;
         else give_(b);
     }
-    refill_provided();  // the slot just lent out, and any a failed take left empty
+    if (res == -ENOBUFS && provided_target_ < provided_max) provided_target_ *= 2;
+    refill_provided();  // the slot just lent out, new ones, and any a failed take left empty
     return res;
 }
 
