@@ -29,8 +29,9 @@ public:
     // side. While it waits the call holds no buffer, so an idle connection
     // costs no buffer memory. On io_uring the receive goes into the ring
     // with a buffer the kernel picks from the worker's provided-buffer ring
-    // (16 buffers of the pool) only when data arrives; elsewhere, and on
-    // io_uring when all 16 are in use, it waits for readability first and
+    // (16 buffers of the pool, doubled up to 256 whenever they were all in
+    // use) only when data arrives; elsewhere, and on io_uring when the ring
+    // is empty, it waits for readability first and
     // takes a buffer only to receive what arrived (a receive that finds
     // nothing after all gives it back and waits again). The deadline and
     // cancel rule is read's: data already there is returned even when the

@@ -11,8 +11,9 @@
 // may be moved to and destroyed on any worker or plain thread without a lock
 // or a hand-back queue: flows between threads only shift which caches hold
 // the free buffers, and the bound keeps every cache small. An io_uring
-// worker also lends 16 buffers of the pool to the kernel (its provided-buffer
-// ring), which picks one only for a receive whose data has arrived. So
+// worker also lends buffers of the pool to the kernel (its provided-buffer
+// ring: 16, doubled up to 256 when receives completing together need more),
+// which picks one only for a receive whose data has arrived. So
 // 100,000 idle connections hold no buffers at all, and a busy worker reuses
 // the same few.
 //
