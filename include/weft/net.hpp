@@ -3,6 +3,7 @@
 
 #include "weft/net/address.hpp"
 #include "weft/net/error.hpp"
+#include "weft/net/pooled_buffer.hpp"
 #include "weft/net/resolve.hpp"
 #include "weft/net/stream.hpp"
 #include "weft/net/tcp.hpp"

@@ -41,6 +41,15 @@ std::size_t basic_stream<D>::read(void* data, std::size_t size, deadline d) {
 }
 
 template <class D>
+net::pooled_buffer basic_stream<D>::read_pooled(std::error_code& ec, deadline d) {
+    return stream_ops::read_pooled(fd_, ec, d);
+}
+template <class D>
+net::pooled_buffer basic_stream<D>::read_pooled(deadline d) {
+    return or_throw_as<D>("read_pooled", [&](std::error_code& ec) { return read_pooled(ec, d); });
+}
+
+template <class D>
 std::size_t basic_stream<D>::read_exact(void* data, std::size_t size, std::error_code& ec, deadline d) {
     return stream_ops::read_exact(fd_, data, size, ec, d);
 }

@@ -14,6 +14,7 @@
 #include <climits>
 
 #include "net/io.hpp"
+#include "net/pooled.hpp"
 #ifdef WEFT_HAVE_URING
 #include "reactor/uring_reactor.hpp"
 #endif
@@ -141,6 +142,88 @@ std::size_t read(int fd, void* data, std::size_t size, std::error_code& ec, dead
     if (const long n = ring_io(fd, false, data, size, d, ec); n != not_taken) return n < 0 ? 0 : static_cast<std::size_t>(n);
     const long n = io_retry(fd, false, d.steady_ns(), ec, [&] { return ::recv(fd, data, size, 0); });
     return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+// read_pooled on a fiber of an io_uring worker: one receive in the ring
+// with a buffer the kernel picks from the worker's provided-buffer ring only
+// when data arrives (uring_reactor::recv_provided). Returns ring_io's
+// results; `block` holds the bytes when the result is > 0. Not taken (the
+// readiness path below runs) where ring_io would not take a receive, where
+// the kernel has no buffer rings, and when every provided buffer is in use.
+namespace {
+#ifndef WEFT_HAVE_URING
+long ring_pooled(int, deadline, std::error_code&, std::byte*& block) {
+    block = nullptr;
+    return not_taken;
+}
+#else
+long ring_pooled(int fd, deadline d, std::error_code& ec, std::byte*& block) {
+    block = nullptr;
+    if (fd < 0 || !current_fiber_worker()) return not_taken;
+    reactor* r;
+    try {
+        r = fiber_reactor();
+    } catch (const std::system_error&) {
+        return not_taken;
+    }
+    uring_reactor* ring = r->as_uring();
+    if (!ring || !ring->provide_buffers(&pooled_access::take_block, &pooled_access::give_block,
+                                        static_cast<unsigned>(net::pooled_buffer::capacity)))
+        return not_taken;
+    std::int64_t dl = d.steady_ns();
+    if (begin_socket_call(dl)) return not_taken;
+    if (!fd_ring_begin(fd, r)) return not_taken;
+    wait_outcome ended;
+    const int res = ring->recv_provided(fd, dl, ended, block);
+    const bool closed = fd_ring_end(fd);
+    if (res >= 0) {
+        ec.clear();  // what arrived is the caller's, even if the wait was ended early
+        return res;
+    }
+    if (res == uring_reactor::no_sqe || res == -ENOBUFS) {
+        if (!closed) return not_taken;
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+    } else if (closed || res == -EBADF) {
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+    } else if (ended == wait_outcome::canceled) {
+        ec = std::make_error_code(std::errc::operation_canceled);
+    } else if (ended == wait_outcome::timed_out) {
+        ec = std::make_error_code(std::errc::timed_out);
+    } else {
+        ec = std::error_code(-res, std::generic_category());
+    }
+    return -1;
+}
+#endif
+}  // namespace
+
+// Elsewhere, readiness first (epoll, kqueue, and io_uring when the ring
+// path is not taken): the try, and each retry after a readiness event,
+// takes a buffer of the thread's cache only for the receive itself and gives
+// it back on EAGAIN before the fiber parks.
+net::pooled_buffer read_pooled(int fd, std::error_code& ec, deadline d) {
+    std::byte* block = nullptr;
+    if (const long n = ring_pooled(fd, d, ec, block); n != not_taken) {
+        if (n <= 0) return {};  // an error (ec), or EOF: an empty lease
+        return pooled_access::make(block, static_cast<std::size_t>(n));
+    }
+    const long n = io_retry(fd, false, d.steady_ns(), ec, [&]() -> long {
+        block = pooled_access::take_block();
+        if (!block) {
+            errno = ENOMEM;
+            return -1;
+        }
+        const long got = ::recv(fd, block, net::pooled_buffer::capacity, MSG_DONTWAIT);
+        if (got <= 0) {
+            const int err = errno;
+            pooled_access::give_block(block);
+            block = nullptr;
+            errno = err;
+        }
+        return got;
+    });
+    if (n <= 0) return {};  // an error (ec), or EOF: an empty lease
+    return pooled_access::make(block, static_cast<std::size_t>(n));
 }
 
 std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec, deadline d) {

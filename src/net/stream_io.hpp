@@ -15,6 +15,7 @@
 #include "weft/deadline.hpp"
 #include "weft/net/address.hpp"
 #include "weft/net/buffer.hpp"
+#include "weft/net/pooled_buffer.hpp"
 
 namespace weft::detail {
 
@@ -49,6 +50,7 @@ namespace stream_ops {
 // Semantics of tcp_stream's members of the same names; fd may be -1
 // (bad_file_descriptor).
 std::size_t read(int fd, void* data, std::size_t size, std::error_code& ec, deadline d);
+net::pooled_buffer read_pooled(int fd, std::error_code& ec, deadline d);
 std::size_t read_exact(int fd, void* data, std::size_t size, std::error_code& ec, deadline d);
 std::size_t write(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d);
 std::size_t write_all(int fd, const void* data, std::size_t size, std::error_code& ec, deadline d);

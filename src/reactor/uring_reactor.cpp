@@ -13,12 +13,14 @@
 //   wake:   3 (the eventfd read)
 #include "reactor/uring_reactor.hpp"
 
+#include "common/assert.hpp"
 #include "fs/file_io.hpp"
 #include "sched/wait.hpp"
 
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +57,7 @@ struct alignas(8) ring_op {
     waiter* w;
     int res;
     bool done;  // the CQE came (socket_op: it may have to outwait a cancel)
+    unsigned flags = 0;  // the CQE's (IORING_CQE_F_BUFFER and its buffer id)
 };
 }  // namespace
 
@@ -87,7 +90,14 @@ uring_reactor::uring_reactor() {
 }
 
 uring_reactor::~uring_reactor() {
-    io_uring_queue_exit(&ring_);
+    io_uring_queue_exit(&ring_);  // every request ends: the provided buffers are ours again
+    if (buf_ring_) {
+        for (std::byte*& b : provided_bufs_) {
+            if (b) give_(b);
+            b = nullptr;
+        }
+        ::munmap(buf_ring_, buf_ring_bytes_);
+    }
     ::close(wakefd_);
     ::close(probe_fd_);
 }
@@ -280,6 +290,7 @@ std::size_t uring_reactor::poll(std::int64_t timeout_ns, io_event* out, std::siz
                     if (ndone == max_done) break;  // the rest next time
                     auto* op = reinterpret_cast<ring_op*>(static_cast<std::uintptr_t>(data));
                     op->res = cqe->res;
+                    op->flags = cqe->flags;
                     op->done = true;
                     // Always claimed: a file call has no deadline, and a socket
                     // call that gave up waits on a second waiter (socket_op).
@@ -367,6 +378,72 @@ int uring_reactor::file_op(file_opcode op, int fd, void* data, unsigned size, st
 
 int uring_reactor::socket_op(socket_opcode op, int fd, void* data, unsigned size, std::int64_t deadline_ns,
                              wait_outcome& ended) {
+    unsigned flags = 0;
+    return socket_request(op, fd, data, size, deadline_ns, ended, false, flags);
+}
+
+bool uring_reactor::provide_buffers(buffer_take take, buffer_give give, unsigned size) noexcept {
+    if (provided_ == provided_state::ready) return take == take_ && give == give_ && size == buf_size_;
+    if (provided_ == provided_state::unsupported) return false;
+    provided_ = provided_state::unsupported;
+    const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const std::size_t bytes = (provided_max * sizeof(io_uring_buf) + page - 1) / page * page;
+    void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return false;
+    auto* br = static_cast<io_uring_buf_ring*>(mem);
+    io_uring_buf_ring_init(br);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
+    reg.ring_entries = provided_max;
+    reg.bgid = 0;
+    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {  // before 5.19: EINVAL
+        ::munmap(mem, bytes);
+        return false;
+    }
+    buf_ring_ = br;
+    buf_ring_bytes_ = bytes;
+    take_ = take;
+    give_ = give;
+    buf_size_ = size;
+    provided_ = provided_state::ready;
+    refill_provided();
+    return true;
+}
+
+void uring_reactor::refill_provided() noexcept {
+    const int mask = io_uring_buf_ring_mask(provided_max);
+    int added = 0;
+    for (unsigned bid = 0; bid < provided_target_; ++bid) {
+        if (provided_bufs_[bid]) continue;
+        std::byte* b = take_();
+        if (!b) break;
+        provided_bufs_[bid] = b;
+        io_uring_buf_ring_add(buf_ring_, b, buf_size_, static_cast<unsigned short>(bid), mask, added++);
+    }
+    if (added) io_uring_buf_ring_advance(buf_ring_, added);
+}
+
+int uring_reactor::recv_provided(int fd, std::int64_t deadline_ns, wait_outcome& ended, std::byte*& got) {
+    got = nullptr;
+    ended = wait_outcome::waiting;
+    if (provided_ != provided_state::ready) return no_sqe;
+    unsigned flags = 0;
+    const int res = socket_request(socket_opcode::recv, fd, nullptr, buf_size_, deadline_ns, ended, true, flags);
+    if (flags & IORING_CQE_F_BUFFER) {
+        const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+        WEFT_ASSERT(bid < provided_max && provided_bufs_[bid], "io_uring returned a buffer it was not given");
+        std::byte* b = provided_bufs_[bid];
+        provided_bufs_[bid] = nullptr;
+        if (res > 0) got = b;
+        else give_(b);
+    }
+    if (res == -ENOBUFS && provided_target_ < provided_max) provided_target_ *= 2;
+    refill_provided();  // the slot just lent out, new ones, and any a failed take left empty
+    return res;
+}
+
+int uring_reactor::socket_request(socket_opcode op, int fd, void* data, unsigned size, std::int64_t deadline_ns,
+                                  wait_outcome& ended, bool select, unsigned& cqe_flags) {
     ended = wait_outcome::waiting;
     waiter w;
     std::int64_t d = deadline_ns;
@@ -379,6 +456,10 @@ int uring_reactor::socket_op(socket_opcode op, int fd, void* data, unsigned size
         if (!sqe) return no_sqe;
         if (op == socket_opcode::recv) {
             io_uring_prep_recv(sqe, fd, data, size, 0);
+            if (select) {
+                sqe->flags |= IOSQE_BUFFER_SELECT;
+                sqe->buf_group = 0;
+            }
         } else {
             io_uring_prep_send(sqe, fd, data, size, MSG_NOSIGNAL);
         }
@@ -388,7 +469,10 @@ int uring_reactor::socket_op(socket_opcode op, int fd, void* data, unsigned size
     }
     waiters.fetch_add(1, std::memory_order_relaxed);  // the worker polls while this is out
     const wait_outcome r = block(w, d, /*cancelable=*/true);
-    if (r == wait_outcome::notified) return o.res;
+    if (r == wait_outcome::notified) {
+        cqe_flags = o.flags;
+        return o.res;
+    }
     ended = r;
     if (!o.done) {
         // The kernel still holds the buffer: take the request back, and wait
@@ -407,6 +491,7 @@ int uring_reactor::socket_op(socket_opcode op, int fd, void* data, unsigned size
         }
         block(w2, no_deadline, /*cancelable=*/false);
     }
+    cqe_flags = o.flags;
     return o.res;
 }
 

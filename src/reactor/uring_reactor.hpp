@@ -14,6 +14,7 @@
 #include <liburing.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -57,10 +58,48 @@ public:
     int socket_op(socket_opcode op, int fd, void* data, unsigned size, std::int64_t deadline_ns,
                   wait_outcome& ended);
 
+    // Receives into provided buffers (IORING_OP_RECV with IOSQE_BUFFER_SELECT
+    // on a registered buffer ring): the kernel picks a buffer only when data
+    // arrives, so a receive pending on an idle socket holds none. The ring
+    // starts with provided_start buffers of `size` bytes and doubles them,
+    // up to provided_max, each time a receive found them all lent out (as
+    // many as the receives that complete together need: a worker's peak,
+    // kept). They come from `take` (which may return nullptr: the slot
+    // stays empty until the next call) and go back through `give` when a
+    // receive moved nothing or the ring ends. Set up at the first call of
+    // the ring's thread; false (and nothing set up) where the kernel has no
+    // buffer rings. Thread of the worker that polls this ring only.
+    using buffer_take = std::byte* (*)() noexcept;
+    using buffer_give = void (*)(std::byte*) noexcept;
+    bool provide_buffers(buffer_take take, buffer_give give, unsigned size) noexcept;
+    // One receive of the calling fiber into a provided buffer, with
+    // socket_op's deadline, cancel and result rules; `got` is the buffer
+    // that holds res > 0 bytes (now the caller's), else nullptr. -ENOBUFS:
+    // every buffer of the ring was in use, nothing was received (the next
+    // refill adds more).
+    int recv_provided(int fd, std::int64_t deadline_ns, wait_outcome& ended, std::byte*& got);
+    static constexpr unsigned provided_start = 16;
+    static constexpr unsigned provided_max = 256;
+
     uring_reactor* as_uring() noexcept override { return this; }
     void cancel_io(int fd) noexcept override;
 
 private:
+    int socket_request(socket_opcode op, int fd, void* data, unsigned size, std::int64_t deadline_ns,
+                       wait_outcome& ended, bool select, unsigned& cqe_flags);
+    void refill_provided() noexcept;  // puts a buffer into every empty slot it can
+
+    // The provided-buffer ring (buffer group 0), owner thread only.
+    enum class provided_state : std::uint8_t { unset, ready, unsupported };
+    provided_state provided_ = provided_state::unset;
+    io_uring_buf_ring* buf_ring_ = nullptr;
+    std::size_t buf_ring_bytes_ = 0;
+    std::byte* provided_bufs_[provided_max] = {};  // by buffer id; nullptr: empty or lent out
+    unsigned provided_target_ = provided_start;      // buffer ids in use: [0, provided_target_)
+    buffer_take take_ = nullptr;
+    buffer_give give_ = nullptr;
+    unsigned buf_size_ = 0;
+
     // What one fd number is registered as. `want`: the current registration
     // (a reactor-wide serial, 0: none), as add/remove left it; `armed`: the
     // request in the kernel (0: none), as the polling thread last submitted it.

@@ -1,6 +1,6 @@
 // Go peer: a goroutine per connection, plain blocking Read/Write (Go sets
 // TCP_NODELAY by default). bench/run-net.sh runs it with GOMAXPROCS=1.
-// Usage: go_echo [PORT] [--port-file PATH]
+// Usage: go_echo [PORT] [--port-file PATH] [--buf BYTES]   (default buffer: 16 KiB per connection)
 package main
 
 import (
@@ -10,9 +10,9 @@ import (
 	"strconv"
 )
 
-func serve(c net.Conn) {
+func serve(c net.Conn, bufSize int) {
 	defer c.Close()
-	buf := make([]byte, 16*1024)
+	buf := make([]byte, bufSize)
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
@@ -27,20 +27,27 @@ func serve(c net.Conn) {
 }
 
 func main() {
-	port, portFile := 0, ""
+	port, portFile, bufSize := 0, "", 16*1024
 	args := os.Args[1:]
 	for i := 0; i < len(args); i++ {
 		switch {
 		case args[i] == "--port-file" && i+1 < len(args):
 			i++
 			portFile = args[i]
+		case args[i] == "--buf" && i+1 < len(args):
+			i++
+			bufSize, _ = strconv.Atoi(args[i])
+			if bufSize <= 0 {
+				fmt.Fprintln(os.Stderr, "go_echo: --buf needs a size in bytes")
+				os.Exit(2)
+			}
 		case args[i] == "--port" && i+1 < len(args):
 			i++
 			port, _ = strconv.Atoi(args[i])
 		case len(args[i]) > 0 && args[i][0] != '-':
 			port, _ = strconv.Atoi(args[i])
 		default:
-			fmt.Fprintln(os.Stderr, "usage: go_echo [PORT] [--port-file PATH]")
+			fmt.Fprintln(os.Stderr, "usage: go_echo [PORT] [--port-file PATH] [--buf BYTES]")
 			os.Exit(2)
 		}
 	}
@@ -62,6 +69,6 @@ func main() {
 		if err != nil {
 			continue
 		}
-		go serve(c)
+		go serve(c, bufSize)
 	}
 }

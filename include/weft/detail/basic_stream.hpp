@@ -1,5 +1,5 @@
 // The byte-stream members tcp_stream and unix_stream share: one descriptor,
-// and read, read_exact, write, write_all, send_file, shutdown and close over it, in an
+// and read, read_pooled, read_exact, write, write_all, send_file, shutdown and close over it, in an
 // error_code form and a throwing form. Derived names the socket type, so a
 // throwing call says which one failed ("weft::net::tcp_stream::read: ...").
 #pragma once
@@ -10,6 +10,7 @@
 
 #include "weft/deadline.hpp"
 #include "weft/detail/fd_slot.hpp"
+#include "weft/net/pooled_buffer.hpp"
 
 namespace weft::detail {
 
@@ -22,6 +23,22 @@ public:
     // other calls with nothing to move. The deadline rule: weft/net/stream.hpp.
     std::size_t read(void* data, std::size_t size, std::error_code& ec, deadline d = {});
     std::size_t read(void* data, std::size_t size, deadline d = {});
+    // Reads what is there, at least one byte and at most
+    // pooled_buffer::capacity, into a buffer of the calling thread's pool
+    // (weft/net/pooled_buffer.hpp), and hands it out as a lease; an empty
+    // lease (size() 0, no buffer) without an error means the peer closed its
+    // side. While it waits the call holds no buffer, so an idle connection
+    // costs no buffer memory. On io_uring the receive goes into the ring
+    // with a buffer the kernel picks from the worker's provided-buffer ring
+    // (16 buffers of the pool, doubled up to 256 whenever they were all in
+    // use) only when data arrives; elsewhere, and on io_uring when the ring
+    // is empty, it waits for readability first and
+    // takes a buffer only to receive what arrived (a receive that finds
+    // nothing after all gives it back and waits again). The deadline and
+    // cancel rule is read's: data already there is returned even when the
+    // deadline has passed. On error the lease is empty.
+    net::pooled_buffer read_pooled(std::error_code& ec, deadline d = {});
+    net::pooled_buffer read_pooled(deadline d = {});
     // Reads exactly size bytes; net_errc::eof if the peer closes first
     // (the return value says how many arrived).
     std::size_t read_exact(void* data, std::size_t size, std::error_code& ec, deadline d = {});
