@@ -236,6 +236,10 @@ for label, base, target in [
     ratio = two / one if one and two else None
     scaling.append((label, rate(one), rate(two), "n/a" if ratio is None else f"{ratio:.3f}",
                     f"{target:.2f}", "" if ratio is None else ("ok" if ratio >= target else "MISSED")))
+one, two = items("BM_floor_threads_burn/1"), items("BM_floor_threads_burn/2")
+ratio = two / one if one and two else None
+scaling.append(("(floor) the same CPU work on 1 and 2 plain threads, no fibers", rate(one), rate(two),
+                "n/a" if ratio is None else f"{ratio:.3f}", "-", ""))
 one, two = items("BM_weft_rt_natural_yield_any/1"), items("BM_weft_rt_natural_yield_any/2")
 ratio = two / one if one and two else None
 scaling.append(("(ref) the same 2000 fibers spawned with {.worker = any_worker}", rate(one), rate(two),

@@ -317,6 +317,26 @@ void BM_floor_threads_spin_ping_pong(benchmark::State& state) {
     set_items(state, 1);
 }
 
+// The floor of any 2-vs-1 scaling here: natural_yield's CPU work (without
+// fibers, yields or placement) split over N plain threads. Whatever keeps
+// the two vCPUs from running as two whole cores (a shared physical core,
+// the host) shows up here too.
+void BM_floor_threads_burn(benchmark::State& state) {
+    const int threads = static_cast<int>(state.range(0));
+    for (auto _ : state) {
+        std::vector<std::thread> ts;
+        for (int t = 0; t < threads; ++t)
+            ts.emplace_back([t, threads] {
+                for (int f = t; f < natural_fibers; f += threads) {
+                    std::uint64_t x = static_cast<std::uint64_t>(f + 1);
+                    for (int r = 0; r < natural_rounds; ++r) x = burn(x, natural_work);
+                }
+            });
+        for (auto& th : ts) th.join();
+    }
+    set_items(state, static_cast<double>(natural_fibers) * natural_rounds);
+}
+
 void BM_weft_rt_ping_pong_cross_worker(benchmark::State& state) { weft_ping_pong(state, 1); }
 void BM_weft_rt_ping_pong_same_worker(benchmark::State& state) { weft_ping_pong(state, 0); }
 
@@ -479,6 +499,12 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark("BM_weft_rt_ping_pong_same_worker", BM_weft_rt_ping_pong_same_worker)
         ->UseRealTime();
     benchmark::RegisterBenchmark("BM_floor_threads_spin_ping_pong", BM_floor_threads_spin_ping_pong)->UseRealTime();
+    {
+        auto* b = benchmark::RegisterBenchmark("BM_floor_threads_burn", BM_floor_threads_burn)
+                      ->UseRealTime()
+                      ->Unit(benchmark::kMicrosecond);
+        for (int w = 1; w <= max_workers; ++w) b->Arg(w);
+    }
 #if defined(WEFT_BENCH_HAVE_BOOST)
     benchmark::RegisterBenchmark("BM_boost_fiber_shared_work_ping_pong", BM_boost_fiber_shared_work_ping_pong)
         ->UseRealTime();
