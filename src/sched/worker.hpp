@@ -272,10 +272,13 @@ private:
     fiber* zombie_ = nullptr;  // exited fiber whose stack the next context frees
     run_queue ready_;
     std::uint64_t queue_clock_ = 0;
-    mutable spinlock fresh_lock_;  // guards fresh_: thieves take from it
+    std::size_t remote_waiters_ = 0;      // worker thread only
+    // What thieves read while they spin sits on cache lines of its own, so
+    // their looks do not take the lines this worker writes at every switch.
+    alignas(64) mutable spinlock fresh_lock_;  // guards fresh_: thieves take from it
     run_queue fresh_;
     std::atomic<std::size_t> fresh_count_{0};  // fresh_.size(), for peeks without the lock
-    timer_heap timers_;
+    alignas(64) timer_heap timers_;
     stack_pool stacks_;
     fiber* all_ = nullptr;     // live fibers, for dumps and the deadlock report
     // The list of live workers debuggers read (sched/debug_layout.hpp).
@@ -306,7 +309,6 @@ private:
     // Posts from outside the worker's fibers' own waits (spawns, cancels and
     // frees from other threads) still reading this worker: ~worker waits them out.
     std::atomic<unsigned> foreign_posts_{0};
-    std::size_t remote_waiters_ = 0;      // worker thread only
     // An idle worker of the group asking for fibers; served at the next
     // maintenance pass or spawn, by handing over unstarted fibers.
     std::atomic<worker*> thief_{nullptr};
