@@ -1,5 +1,6 @@
-# Shared by bench/run-net.sh and bench/run-hook.sh (sourced): CPU pinning for
-# server and load generator, and a temp dir whose servers die with the script.
+# Shared by the bench/run-*.sh scripts (sourced): CPU pinning for server and
+# load generator, a temp dir whose servers die with the script, and the
+# build of a Go peer.
 
 # Sets srv_pin, load_pin (command prefixes) and pin_note.
 bench_pin() {
@@ -29,4 +30,13 @@ bench_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$tmp"
+}
+
+# bench_go_build DIR OUT: builds the Go program in bench/DIR as OUT, standard
+# library only (no module downloads), with its caches in $build. Uses the
+# caller's $root and $build; on failure prints the build's output and fails.
+bench_go_build() {
+  (cd "$root/bench/$1" &&
+      GOCACHE="$build/go-cache" GOPATH="$build/go-path" GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local \
+      go build -o "$2" .) >"$build/go-build.log" 2>&1 || { cat "$build/go-build.log" >&2; return 1; }
 }

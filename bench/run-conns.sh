@@ -76,19 +76,12 @@ if ! cmake --build "$build" -j2 --target weft_echo epoll_echo conns_client >"$bu
 fi
 bin="$build/bench/net"
 go_bin=""
+. "$(dirname "$0")/lib.sh"
 if wanted go && have go; then
-  # Standard library only: no module downloads, caches inside the build folder.
-  if (cd "$root/bench/net/go_echo" &&
-      GOCACHE="$build/go-cache" GOPATH="$build/go-path" GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local \
-      go build -o "$bin/go_echo" .) >"$build/go-build.log" 2>&1; then
-    go_bin="$bin/go_echo"
-  else
-    cat "$build/go-build.log" >&2
-    die "go build of bench/net/go_echo failed"
-  fi
+  bench_go_build net/go_echo "$bin/go_echo" || die "go build of bench/net/go_echo failed"
+  go_bin="$bin/go_echo"
 fi
 
-. "$(dirname "$0")/lib.sh"
 bench_pin
 bench_tmp conns
 

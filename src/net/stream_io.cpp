@@ -70,6 +70,30 @@ constexpr long not_taken = -2;
 #ifndef WEFT_HAVE_URING
 long ring_io(int, bool, void*, std::size_t, deadline, std::error_code&) { return not_taken; }
 #else
+// What a socket request of the ring ended with, as the stream calls report
+// it: the bytes moved (even if the wait was ended early: they are the
+// caller's), -1 with ec, or not_taken when the ring had no room (or, with
+// no_buffers_too, no provided buffer) and the fd is still open.
+long ring_result(int res, bool closed, wait_outcome ended, bool no_buffers_too, std::error_code& ec) {
+    if (res >= 0) {
+        ec.clear();
+        return res;
+    }
+    if (res == uring_reactor::no_sqe || (no_buffers_too && res == -ENOBUFS)) {
+        if (!closed) return not_taken;
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+    } else if (closed || res == -EBADF) {
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+    } else if (ended == wait_outcome::canceled) {
+        ec = std::make_error_code(std::errc::operation_canceled);
+    } else if (ended == wait_outcome::timed_out) {
+        ec = std::make_error_code(std::errc::timed_out);
+    } else {
+        ec = std::error_code(-res, std::generic_category());
+    }
+    return -1;
+}
+
 long ring_io(int fd, bool send, void* data, std::size_t size, deadline d, std::error_code& ec) {
     if (fd < 0 || size == 0 || !current_fiber_worker()) return not_taken;
     reactor* r;
@@ -101,24 +125,7 @@ long ring_io(int fd, bool send, void* data, std::size_t size, deadline d, std::e
     wait_outcome ended;
     const int res = ring->socket_op(send ? uring_reactor::socket_opcode::send : uring_reactor::socket_opcode::recv,
                                     fd, data, static_cast<unsigned>(size < max_op ? size : max_op), dl, ended);
-    const bool closed = fd_ring_end(fd);
-    if (res >= 0) {
-        ec.clear();  // what moved is the caller's, even if the wait was ended early
-        return res;
-    }
-    if (res == uring_reactor::no_sqe) {
-        if (!closed) return not_taken;
-        ec = std::make_error_code(std::errc::bad_file_descriptor);
-    } else if (closed || res == -EBADF) {
-        ec = std::make_error_code(std::errc::bad_file_descriptor);
-    } else if (ended == wait_outcome::canceled) {
-        ec = std::make_error_code(std::errc::operation_canceled);
-    } else if (ended == wait_outcome::timed_out) {
-        ec = std::make_error_code(std::errc::timed_out);
-    } else {
-        ec = std::error_code(-res, std::generic_category());
-    }
-    return -1;
+    return ring_result(res, fd_ring_end(fd), ended, false, ec);
 }
 #endif
 }  // namespace
@@ -175,24 +182,7 @@ long ring_pooled(int fd, deadline d, std::error_code& ec, std::byte*& block) {
     if (!fd_ring_begin(fd, r)) return not_taken;
     wait_outcome ended;
     const int res = ring->recv_provided(fd, dl, ended, block);
-    const bool closed = fd_ring_end(fd);
-    if (res >= 0) {
-        ec.clear();  // what arrived is the caller's, even if the wait was ended early
-        return res;
-    }
-    if (res == uring_reactor::no_sqe || res == -ENOBUFS) {
-        if (!closed) return not_taken;
-        ec = std::make_error_code(std::errc::bad_file_descriptor);
-    } else if (closed || res == -EBADF) {
-        ec = std::make_error_code(std::errc::bad_file_descriptor);
-    } else if (ended == wait_outcome::canceled) {
-        ec = std::make_error_code(std::errc::operation_canceled);
-    } else if (ended == wait_outcome::timed_out) {
-        ec = std::make_error_code(std::errc::timed_out);
-    } else {
-        ec = std::error_code(-res, std::generic_category());
-    }
-    return -1;
+    return ring_result(res, fd_ring_end(fd), ended, /*no_buffers_too=*/true, ec);
 }
 #endif
 }  // namespace
