@@ -126,17 +126,18 @@ struct fiber {
     std::int64_t scope_deadline = no_deadline;  // earliest enclosing deadline_scope
     // Numbers waits other threads may end, so late wakes are dropped.
     std::atomic<std::uint64_t> wait_seq{0};
-    // The fiber's node in a worker's remote queue (sched/worker_remote.cpp):
-    // what other threads asked of it (remote_bit), the newest wait a wake
-    // was posted for, and the queue link, owned by whoever queued the node.
-    std::atomic<std::uint32_t> remote_bits{0};
-    std::atomic<std::uint64_t> remote_seq{0};
-    fiber* remote_next = nullptr;
     timer_node* timer = nullptr;   // the current park's deadline, removed by whoever wakes it
     eh_state eh;
     stack stk;                     // empty for a thread's own stack
     context_annotations annot;
     char name[32] = {};
+    // The fiber's node in a worker's remote queue (sched/worker_remote.cpp):
+    // what other threads asked of it (its rb_ bits), the newest wait a wake
+    // was posted for, and the queue link, owned by whoever holds the node.
+    // Last, on a line of their own: the fields a switch touches keep their places.
+    alignas(64) std::atomic<std::uint32_t> remote_bits{0};
+    std::atomic<std::uint64_t> remote_seq{0};
+    fiber* remote_next = nullptr;
 };
 
 // Whether f's blocking calls must fail with operation_canceled now: it was
