@@ -74,6 +74,17 @@ long ring_io(int, bool, void*, std::size_t, deadline, std::error_code&) { return
 // it: the bytes moved (even if the wait was ended early: they are the
 // caller's), -1 with ec, or not_taken when the ring had no room (or, with
 // no_buffers_too, no provided buffer) and the fd is still open.
+// The calling fiber's reactor, or nullptr on a plain thread or when it
+// cannot be made (the caller's readiness path then runs and reports it).
+reactor* fiber_ring_reactor() noexcept {
+    if (!current_fiber_worker()) return nullptr;
+    try {
+        return fiber_reactor();
+    } catch (const std::system_error&) {
+        return nullptr;
+    }
+}
+
 long ring_result(int res, bool closed, wait_outcome ended, bool no_buffers_too, std::error_code& ec) {
     if (res >= 0) {
         ec.clear();
@@ -95,14 +106,9 @@ long ring_result(int res, bool closed, wait_outcome ended, bool no_buffers_too, 
 }
 
 long ring_io(int fd, bool send, void* data, std::size_t size, deadline d, std::error_code& ec) {
-    if (fd < 0 || size == 0 || !current_fiber_worker()) return not_taken;
-    reactor* r;
-    try {
-        r = fiber_reactor();
-    } catch (const std::system_error&) {
-        return not_taken;
-    }
-    uring_reactor* ring = r->as_uring();
+    if (fd < 0 || size == 0) return not_taken;
+    reactor* r = fiber_ring_reactor();
+    uring_reactor* ring = r ? r->as_uring() : nullptr;
     if (!ring) return not_taken;
     if (send) {
         // A send usually finds room in the socket buffer: one try first, and
@@ -166,14 +172,9 @@ long ring_pooled(int, deadline, std::error_code&, std::byte*& block) {
 #else
 long ring_pooled(int fd, deadline d, std::error_code& ec, std::byte*& block) {
     block = nullptr;
-    if (fd < 0 || !current_fiber_worker()) return not_taken;
-    reactor* r;
-    try {
-        r = fiber_reactor();
-    } catch (const std::system_error&) {
-        return not_taken;
-    }
-    uring_reactor* ring = r->as_uring();
+    if (fd < 0) return not_taken;
+    reactor* r = fiber_ring_reactor();
+    uring_reactor* ring = r ? r->as_uring() : nullptr;
     if (!ring || !ring->provide_buffers(&pooled_access::take_block, &pooled_access::give_block,
                                         static_cast<unsigned>(net::pooled_buffer::capacity)))
         return not_taken;
