@@ -46,7 +46,8 @@ public:
     std::size_t pread(void* data, std::size_t size, std::uint64_t offset, std::error_code& ec);
     std::size_t pread(void* data, std::size_t size, std::uint64_t offset);
     // Writes all of it, at the file position / at offset; on error the
-    // return value says how much was written.
+    // return value says how much was written. Past RLIMIT_FSIZE: the bytes
+    // up to the limit, and file_too_large (EFBIG); no SIGXFSZ is raised.
     std::size_t write_all(const void* data, std::size_t size, std::error_code& ec);
     std::size_t write_all(const void* data, std::size_t size);
     std::size_t pwrite_all(const void* data, std::size_t size, std::uint64_t offset, std::error_code& ec);

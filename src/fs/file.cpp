@@ -15,6 +15,7 @@
 
 #include "fs/file_io.hpp"
 #include "net/stream_io.hpp"  // throw_error, or_throw
+#include "platform/quiet_signal.hpp"
 #include "weft/offload.hpp"
 
 namespace weft::fs {
@@ -175,6 +176,17 @@ void file::close() {
 
 namespace weft::detail {
 
+namespace {
+// A write that reaches RLIMIT_FSIZE fails with EFBIG, and the kernel raises
+// SIGXFSZ with it, whose default ends the process. Through io_uring it
+// raises none and reports EFBIG only; the plain path reports the same, so a
+// weft::fs write past the limit is an error code on every backend.
+template <class Write>
+ssize_t quiet_write(Write w) noexcept {
+    return call_without_signal(SIGXFSZ, w, [](ssize_t r) { return r < 0 && errno == EFBIG; });
+}
+}  // namespace
+
 // The syscalls themselves, where blocking is harmless (an offload thread).
 void file_call_sync(file_call_args& a) noexcept {
     char* p = static_cast<char*>(a.data);
@@ -183,13 +195,18 @@ void file_call_sync(file_call_args& a) noexcept {
         switch (a.op) {
             case file_op::read: r = ::read(a.fd, p + a.done, a.size - a.done); break;
             case file_op::pread: r = ::pread(a.fd, p + a.done, a.size - a.done, static_cast<off_t>(a.offset + a.done)); break;
-            case file_op::write_all: r = ::write(a.fd, p + a.done, a.size - a.done); break;
+            case file_op::write_all:
+                r = quiet_write([&] { return ::write(a.fd, p + a.done, a.size - a.done); });
+                break;
             case file_op::pwrite_all:
-                r = ::pwrite(a.fd, p + a.done, a.size - a.done, static_cast<off_t>(a.offset + a.done));
+                r = quiet_write(
+                    [&] { return ::pwrite(a.fd, p + a.done, a.size - a.done, static_cast<off_t>(a.offset + a.done)); });
                 break;
             case file_op::fsync: r = ::fsync(a.fd); break;
             case file_op::readv: r = ::readv(a.fd, static_cast<const iovec*>(a.data), static_cast<int>(a.size)); break;
-            case file_op::writev: r = ::writev(a.fd, static_cast<const iovec*>(a.data), static_cast<int>(a.size)); break;
+            case file_op::writev:
+                r = quiet_write([&] { return ::writev(a.fd, static_cast<const iovec*>(a.data), static_cast<int>(a.size)); });
+                break;
         }
         if (r < 0) {
             if (errno == EINTR) continue;

@@ -16,6 +16,8 @@
 // fiber parks.
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -173,6 +175,15 @@ long writev_all(blocking_fd& b, const iovec* iov, int cnt, Op op) noexcept {
 // syscall returns: bytes (a write stopped by an error after some bytes
 // reports those bytes, as the kernel's own write does), or -1 with errno.
 // EINTR never comes out: the ring's request is not interrupted by signals.
+// weft's file calls report a write that reaches RLIMIT_FSIZE as EFBIG alone
+// (the ring's way; see fs/file.cpp). The plain write(2) also raises SIGXFSZ
+// on its thread, whose default ends the process: a hooked write that fails
+// so raises it too, as the call it stands for would.
+void failed_as_plain(file_op op, int err) noexcept {
+    if (err == EFBIG && (op == file_op::write_all || op == file_op::pwrite_all || op == file_op::writev))
+        pthread_kill(pthread_self(), SIGXFSZ);
+}
+
 bool ring_call(file_op op, int fd, void* data, std::size_t size, std::uint64_t offset, long& r) noexcept {
     file_call_args a{op, fd, data, size, offset, 0, 0};
     try {
@@ -181,6 +192,7 @@ bool ring_call(file_op op, int fd, void* data, std::size_t size, std::uint64_t o
         return false;  // the reactor could not be made: the plain call
     }
     if (a.err && a.done == 0) {
+        failed_as_plain(op, a.err);
         errno = a.err;
         r = -1;
     } else {
@@ -251,6 +263,7 @@ long file_rw(bool write, int fd, char* p, std::size_t n, long offset, Plain plai
             }
             if (ran) {
                 if (a.err && done + a.done == 0) {
+                    failed_as_plain(op, a.err);
                     errno = a.err;
                     return -1;
                 }

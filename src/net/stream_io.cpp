@@ -1,12 +1,10 @@
 // The shared stream-socket operations behind tcp_stream and unix_stream.
 #include "net/stream_io.hpp"
 
-#include <pthread.h>
 #include <signal.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +13,7 @@
 
 #include "net/io.hpp"
 #include "net/pooled.hpp"
+#include "platform/quiet_signal.hpp"
 #ifdef WEFT_HAVE_URING
 #include "reactor/uring_reactor.hpp"
 #endif
@@ -186,6 +185,34 @@ long ring_pooled(int fd, deadline d, std::error_code& ec, std::byte*& block) {
     return ring_result(res, fd_ring_end(fd), ended, /*no_buffers_too=*/true, ec);
 }
 #endif
+
+// An accept on a fiber of an io_uring worker is one IORING_OP_ACCEPT
+// (uring_reactor::accept_op): no accept4 that ends in EAGAIN, and the
+// request goes out with the worker's next poll. The new fd, -1 with ec, or
+// not_taken: the readiness path runs.
+#ifndef WEFT_HAVE_URING
+long ring_accept(int, deadline, net::address*, socklen_t*, std::error_code&) { return not_taken; }
+#else
+long ring_accept(int fd, deadline d, net::address* from, socklen_t* from_len, std::error_code& ec) {
+    if (fd < 0) return not_taken;
+    reactor* r = fiber_ring_reactor();
+    uring_reactor* ring = r ? r->as_uring() : nullptr;
+    if (!ring) return not_taken;
+    std::int64_t dl = d.steady_ns();
+    if (begin_socket_call(dl)) return not_taken;
+    if (!fd_ring_begin(fd, r)) return not_taken;
+    wait_outcome ended;
+    const int res = ring->accept_op(fd, from ? static_cast<sockaddr*>(from->data()) : nullptr, from ? from_len : nullptr,
+                                    dl, ended);
+    const bool closed = fd_ring_end(fd);
+    if (res >= 0 && closed) {
+        ::close(res);  // accepted as the listener was closed: gone with it, as its backlog is
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+        return -1;
+    }
+    return ring_result(res, closed, ended, false, ec);
+}
+#endif
 }  // namespace
 
 // Elsewhere, readiness first (epoll, kqueue, and io_uring when the ring
@@ -325,29 +352,13 @@ std::size_t writev_all(int fd, std::span<const net::const_buffer> bufs, std::err
 namespace {
 // sendfile(2) has no MSG_NOSIGNAL: to a peer that went away it raises
 // SIGPIPE, which a library call must not (every other write here says
-// MSG_NOSIGNAL). SIGPIPE is blocked on this thread for the call, and one the
-// call raised is taken back before the mask is restored (one that was
-// pending before stays pending). A call that moved all it was asked to met
-// no gone peer: it costs no look. The fiber does not switch in between, so
-// the mask is this fiber's only for the call.
+// MSG_NOSIGNAL). A call that moved all it was asked to met no gone peer;
+// after a partial send sendfile reports the bytes it moved and raises
+// SIGPIPE for the write that found the peer gone.
 long sendfile_quiet(int sock, int file_fd, off_t* offset, std::size_t count) noexcept {
-    sigset_t pipe_only, old, pending;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-    const bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
-    const long n = ::sendfile(sock, file_fd, offset, count);
-    const int err = errno;
-    // Also after a partial send: sendfile reports the bytes it moved and
-    // raises SIGPIPE for the write that found the peer gone.
-    if (!was_pending && (n < 0 || static_cast<std::size_t>(n) < count)) {
-        const timespec zero{0, 0};
-        while (sigtimedwait(&pipe_only, nullptr, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    errno = err;
-    return n;
+    return call_without_signal(
+        SIGPIPE, [&] { return static_cast<long>(::sendfile(sock, file_fd, offset, count)); },
+        [&](long n) { return n < 0 || static_cast<std::size_t>(n) < count; });
 }
 }  // namespace
 
@@ -426,11 +437,14 @@ int accept(int listen_fd, std::error_code& ec, deadline d, net::address* peer) {
     for (;;) {
         net::address from;
         socklen_t from_len = net::address::capacity;
-        const long n = io_retry(listen_fd, false, d.steady_ns(), ec, [&] {
-            from_len = net::address::capacity;
-            return static_cast<long>(::accept4(listen_fd, peer ? static_cast<sockaddr*>(from.data()) : nullptr,
-                                               peer ? &from_len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-        });
+        long n = ring_accept(listen_fd, d, peer ? &from : nullptr, &from_len, ec);
+        if (n == not_taken) {
+            n = io_retry(listen_fd, false, d.steady_ns(), ec, [&] {
+                from_len = net::address::capacity;
+                return static_cast<long>(::accept4(listen_fd, peer ? static_cast<sockaddr*>(from.data()) : nullptr,
+                                                   peer ? &from_len : nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+            });
+        }
         if (!ec) {
             const int conn = static_cast<int>(n);
             if (!register_fd(conn, ec)) return -1;

@@ -17,11 +17,14 @@
 #include "fs/file_io.hpp"
 #include "sched/wait.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -442,14 +445,20 @@ int uring_reactor::recv_provided(int fd, std::int64_t deadline_ns, wait_outcome&
     return res;
 }
 
+int uring_reactor::accept_op(int fd, sockaddr* peer, socklen_t* peer_len, std::int64_t deadline_ns,
+                             wait_outcome& ended) {
+    unsigned flags = 0;
+    return socket_request(socket_opcode::accept, fd, peer, 0, deadline_ns, ended, false, flags, peer_len);
+}
+
 int uring_reactor::socket_request(socket_opcode op, int fd, void* data, unsigned size, std::int64_t deadline_ns,
-                                  wait_outcome& ended, bool select, unsigned& cqe_flags) {
+                                  wait_outcome& ended, bool select, unsigned& cqe_flags, socklen_t* peer_len) {
     ended = wait_outcome::waiting;
     waiter w;
     std::int64_t d = deadline_ns;
     if (prepare_wait(w, d, /*cancelable=*/true) != wait_outcome::waiting) return no_sqe;  // the caller's own path says why
     ring_op o{&w, 0, false};
-    const wait_reason why = op == socket_opcode::recv ? wait_reason::fd_read : wait_reason::fd_write;
+    const wait_reason why = op == socket_opcode::send ? wait_reason::fd_write : wait_reason::fd_read;
     {
         std::lock_guard<spinlock> lock(lock_);
         io_uring_sqe* sqe = next_sqe();
@@ -460,8 +469,10 @@ int uring_reactor::socket_request(socket_opcode op, int fd, void* data, unsigned
                 sqe->flags |= IOSQE_BUFFER_SELECT;
                 sqe->buf_group = 0;
             }
-        } else {
+        } else if (op == socket_opcode::send) {
             io_uring_prep_send(sqe, fd, data, size, MSG_NOSIGNAL);
+        } else {
+            io_uring_prep_accept(sqe, fd, static_cast<sockaddr*>(data), peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         }
         io_uring_sqe_set_data(sqe, &o);
         arm(w, why);
@@ -505,6 +516,21 @@ void uring_reactor::cancel_io(int fd) noexcept {
     if (in_wait_ || owner_.load(std::memory_order_relaxed) != std::this_thread::get_id()) wake();
 }
 
+namespace {
+// A write through the ring at the file position (offset -1) that comes back
+// short (RLIMIT_FSIZE, a full disk) leaves the file position where it was
+// (seen on Linux 6.18: two 8 KiB writes with a 12 KiB limit return 8192
+// and 4096, and the position stays at 8192), so the next write would write
+// over those bytes. The position before the write (`before`; -1: the file
+// has none, a tty) puts it where the bytes end, unless the file appends
+// (each write goes to its end anyway). Raw syscalls: no hook in between.
+void settle_position_after_short_write(int fd, long before, int wrote) noexcept {
+    if (before < 0) return;
+    const long fl = ::syscall(SYS_fcntl, fd, F_GETFL, 0);
+    if (fl >= 0 && !(fl & O_APPEND)) ::syscall(SYS_lseek, fd, before + wrote, SEEK_SET);
+}
+}  // namespace
+
 // weft::fs's calls on a fiber of an io_uring worker (see fs/file_io.hpp).
 bool ring_file_call(file_call_args& a) {
     if (!current_fiber_worker()) return false;
@@ -524,6 +550,14 @@ bool ring_file_call(file_call_args& a) {
         const bool at_pos = a.op == file_op::read || a.op == file_op::write_all || a.op == file_op::readv ||
                             a.op == file_op::writev;
         const std::uint64_t off = at_pos ? static_cast<std::uint64_t>(-1) : a.offset + a.done;
+        const bool write_at_pos = a.op == file_op::write_all || a.op == file_op::writev;
+        const long before = write_at_pos ? ::syscall(SYS_lseek, a.fd, 0L, SEEK_CUR) : -1;
+        std::size_t asked = n;
+        if (a.op == file_op::writev) {
+            asked = 0;
+            const auto* v = static_cast<const iovec*>(a.data);
+            for (std::size_t i = 0; i < a.size && i < IOV_MAX; ++i) asked += v[i].iov_len;
+        }
         int res;
         switch (a.op) {
             case file_op::read:
@@ -550,6 +584,8 @@ bool ring_file_call(file_call_args& a) {
             return false;
         }
         if (res == uring_reactor::no_sqe) res = -EAGAIN;
+        if (write_at_pos && res >= 0 && static_cast<std::size_t>(res) < asked)
+            settle_position_after_short_write(a.fd, before, res);
         if (res < 0) {
             a.err = -res;
             return true;

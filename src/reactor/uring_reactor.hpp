@@ -12,6 +12,7 @@
 #pragma once
 
 #include <liburing.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cstddef>
@@ -54,9 +55,21 @@ public:
     // buffer is the caller's again on return and bytes already moved are not
     // lost: the result is then what the kernel did (bytes, or -ECANCELED),
     // and `ended` says why the wait ended early (`waiting`: it did not).
-    enum class socket_opcode : std::uint8_t { recv, send };
+    enum class socket_opcode : std::uint8_t { recv, send, accept };
     int socket_op(socket_opcode op, int fd, void* data, unsigned size, std::int64_t deadline_ns,
                   wait_outcome& ended);
+
+    // An accept of the calling fiber on a listening socket as one
+    // IORING_OP_ACCEPT (SOCK_NONBLOCK | SOCK_CLOEXEC), with socket_op's
+    // deadline, cancel and result rules: the new fd (also when the wait
+    // ended early but the kernel had accepted: the connection is the
+    // caller's), or -errno. `peer`/`peer_len` as accept4's, may be null.
+    // One request per parked acceptor, not a multishot accept: a multishot
+    // accepts for nobody until the ring is reaped (the listen backlog stops
+    // holding connections back, and a connection accepted after the last
+    // acceptor left is hidden from every other worker's accept), and the
+    // listener's close would take effect only at its worker's next poll.
+    int accept_op(int fd, sockaddr* peer, socklen_t* peer_len, std::int64_t deadline_ns, wait_outcome& ended);
 
     // Receives into provided buffers (IORING_OP_RECV with IOSQE_BUFFER_SELECT
     // on a registered buffer ring): the kernel picks a buffer only when data
@@ -86,7 +99,7 @@ public:
 
 private:
     int socket_request(socket_opcode op, int fd, void* data, unsigned size, std::int64_t deadline_ns,
-                       wait_outcome& ended, bool select, unsigned& cqe_flags);
+                       wait_outcome& ended, bool select, unsigned& cqe_flags, socklen_t* peer_len = nullptr);
     void refill_provided() noexcept;  // puts a buffer into every empty slot it can
 
     // The provided-buffer ring (buffer group 0), owner thread only.

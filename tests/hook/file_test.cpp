@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <pty.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -291,6 +293,47 @@ TEST_P(Backend, BadDescriptorsAndDirectories) {
         ::close(null);
         ::close(zero);
     });
+}
+
+// A hooked write that reaches RLIMIT_FSIZE does what the plain write does:
+// the write that crosses the limit moves the bytes up to it, the next one
+// fails with EFBIG and raises SIGXFSZ, whose default ends the process (also
+// where the bytes went through the worker's ring, which raises nothing by
+// itself). In a child: the limit is the process's.
+int hooked_size_limit_child(reactor_backend be, const std::string& path, bool ignore_signal) {
+    constexpr long limit = 64 * 1024;
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_FSIZE, &lim) != 0) return 10;
+    lim.rlim_cur = limit;
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) return 11;
+    if (ignore_signal) ::signal(SIGXFSZ, SIG_IGN);
+    int bad = 0;
+    on_one_worker(be, [&] {
+        const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_RDWR, 0600);
+        if (fd < 0) {
+            bad = 20;
+            return;
+        }
+        std::vector<char> data(limit + 40'000, 'w');
+        if (::write(fd, data.data(), data.size()) != limit) bad = 21;
+        errno = 0;
+        if (!bad && (::write(fd, data.data(), 1) != -1 || errno != EFBIG)) bad = 22;  // default: ends here
+        errno = 0;
+        if (!bad && (::pwrite(fd, data.data(), 10, limit + 5) != -1 || errno != EFBIG)) bad = 23;
+        if (!bad && ::pwrite(fd, "z", 1, 0) != 1) bad = 24;
+        ::close(fd);
+    });
+    ::unlink(path.c_str());
+    return bad;
+}
+
+TEST_P(Backend, AWritePastTheFileSizeLimitActsAsThePlainCall) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    const std::string path = temp_path("fsize");
+    EXPECT_EXIT(std::_Exit(hooked_size_limit_child(GetParam(), path, true)), ::testing::ExitedWithCode(0), "");
+    EXPECT_EXIT(std::_Exit(hooked_size_limit_child(GetParam(), path, false)), ::testing::KilledBySignal(SIGXFSZ),
+                "");
+    ::unlink(path.c_str());
 }
 
 INSTANTIATE_TEST_SUITE_P(File, Backend, ::testing::Values(reactor_backend::epoll, reactor_backend::io_uring),

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -345,6 +347,57 @@ TEST(FileErrors, WritingAReadOnlyFileIsEBADF) {
         EXPECT_EQ(f.pread(&c, 1, 0), 1u);
         EXPECT_EQ(c, 'x') << "unchanged";
     });
+}
+
+// A file that reaches RLIMIT_FSIZE: the write that crosses it moves the
+// bytes up to the limit and reports EFBIG, and a write at the limit moves
+// nothing; the process gets no SIGXFSZ (whose default would end it) on
+// either backend, and what was written reads back. In a child: the limit
+// is the process's.
+int file_size_limit_child(const std::string& path) {
+    constexpr std::size_t limit = 64 * 1024;
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_FSIZE, &lim) != 0) return 10;
+    lim.rlim_cur = limit;
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) return 11;
+    int bad = 0;
+    const auto check_file = [&](const char* name, bool on_fiber) {
+        const auto data = pattern(limit + 40'000);
+        std::error_code ec;
+        file f = file::open(path + name, O_RDWR | O_CREAT | O_TRUNC, 0644, ec);
+        if (ec) return bad = 20;
+        const std::size_t n = f.write_all(data.data(), data.size(), ec);
+        if (n != limit || ec != std::errc::file_too_large) {
+            ADD_FAILURE() << name << ": wrote " << n << ", " << ec.message();
+            return bad = 21;
+        }
+        if (f.write_all(data.data(), 1, ec) != 0 || ec != std::errc::file_too_large) return bad = 22;
+        if (f.pwrite_all(data.data(), 10, limit + 5, ec) != 0 || ec != std::errc::file_too_large) return bad = 23;
+        EXPECT_THROW(f.pwrite_all(data.data(), 10, limit), std::system_error);
+        if (f.size() != limit) return bad = 24;
+        std::vector<char> back(limit);
+        if (f.pread(back.data(), back.size(), 0) != limit ||
+            !std::equal(back.begin(), back.end(), data.begin()))
+            return bad = 25;
+        // Below the limit writes still work.
+        if (f.pwrite_all("z", 1, 0, ec) != 1 || ec) return bad = 26;
+        (void)on_fiber;
+        return 0;
+    };
+    weft::run([&] { check_file("-fiber", true); });
+    if (bad) return bad;
+    check_file("-thread", false);  // outside a fiber: the plain calls
+    if (bad) return bad;
+    sigset_t pending;
+    sigemptyset(&pending);
+    if (::sigpending(&pending) != 0 || sigismember(&pending, SIGXFSZ)) return 30;
+    return ::testing::Test::HasFailure() ? 31 : 0;
+}
+
+TEST(FileErrors, AWritePastTheFileSizeLimitIsEFBIGNotSIGXFSZ) {
+    temp_dir d;
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(std::_Exit(file_size_limit_child(d / "big")), ::testing::ExitedWithCode(0), "");
 }
 
 // ---- the worker is never stalled ---------------------------------------------

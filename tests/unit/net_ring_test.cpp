@@ -2,7 +2,10 @@
 // io_uring worker's ring carries them: the `uring` preset runs these with
 // WEFT_REACTOR=io_uring; on epoll they pass the same way): a cancel or close
 // while a read is out never loses bytes, several fibers share one socket's
-// bytes, and a write that fills the socket waits for room.
+// bytes, and a write that fills the socket waits for room. Accepts (one
+// IORING_OP_ACCEPT per parked acceptor on io_uring): many acceptors share a
+// listener, a deadline or cancel never loses a connection, a close ends
+// every accept.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -152,6 +155,131 @@ TEST(StreamInFlight, BigWriteWaitsForRoom) {
         EXPECT_FALSE(wec) << wec.message();
         EXPECT_EQ(wrote, total);
         EXPECT_TRUE(got == data);
+    });
+}
+
+// ---- accepts ------------------------------------------------------------------
+
+// Eight acceptors on one listener (with the peer's address), 200 clients:
+// every connection is accepted once, by some acceptor, with the right peer.
+// The listener's close then ends the accepts still parked.
+TEST(AcceptInFlight, ManyAcceptorsTakeEveryConnectionOnce) {
+    weft::run([] {
+        weft::deadline_scope guard{kGuard};
+        tcp_listener l = listen_v4();
+        constexpr int clients = 200, acceptors = 8;
+        std::vector<int> seen(clients, 0);
+        std::vector<std::string> peer_ok;
+        int accepted = 0, bad_peer = 0, ended_badf = 0;
+        std::vector<weft::fiber_handle> hs;
+        for (int a = 0; a < acceptors; ++a)
+            hs.push_back(weft::spawn([&] {
+                for (int i = 0; i < clients + 1; ++i) {
+                    address from;
+                    std::error_code ec;
+                    tcp_stream c = l.accept(from, ec, 10s);
+                    if (ec) {
+                        if (ec == std::errc::bad_file_descriptor) ++ended_badf;
+                        else ADD_FAILURE() << ec.message();
+                        return;
+                    }
+                    if (from != c.peer_address()) ++bad_peer;
+                    std::uint32_t idx = 0;
+                    ASSERT_EQ(c.read_exact(&idx, sizeof idx, ec, 10s), sizeof idx) << ec.message();
+                    ASSERT_LT(idx, static_cast<std::uint32_t>(clients));
+                    ++seen[idx];
+                    ++accepted;
+                    c.write_all("k", 1, ec);
+                }
+            }));
+        for (std::uint32_t i = 0; i < clients; ++i) {
+            tcp_stream c = tcp_stream::connect(l.local_address(), 10s);
+            c.write_all(&i, sizeof i);
+            char k = 0;
+            ASSERT_EQ(c.read_exact(&k, 1, 10s), 1u);  // served: the next client
+        }
+        EXPECT_EQ(accepted, clients);
+        l.close();  // the acceptors still parked end with EBADF
+        for (auto& h : hs) h.join();
+        EXPECT_EQ(ended_badf, acceptors);
+        EXPECT_EQ(bad_peer, 0);
+        EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), clients);
+    });
+}
+
+// A connection and the acceptor's cancel race: whichever wins, the
+// connection is accepted exactly once, by the canceled accept or the next.
+TEST(AcceptInFlight, CancelWithAConnectionArrivingLosesNone) {
+    weft::run([] {
+        weft::deadline_scope guard{kGuard};
+        tcp_listener l = listen_v4();
+        for (int round = 0; round < 100; ++round) {
+            tcp_stream got;
+            std::error_code first;
+            auto h = weft::spawn([&] { got = l.accept(first); });
+            weft::this_fiber::yield();  // the accept is out (parked, or in the ring)
+            tcp_stream c = tcp_stream::connect(l.local_address(), 10s);
+            if (round % 2) weft::this_fiber::yield();  // sometimes the connection is in first
+            h.cancel();
+            h.join();
+            ASSERT_TRUE(!first || first == std::errc::operation_canceled) << first.message();
+            std::error_code ec;
+            if (!got.is_open()) got = l.accept(ec, 10s);
+            ASSERT_FALSE(ec) << "round " << round << ": " << ec.message();
+            ASSERT_EQ(got.peer_address(), c.local_address());
+            // Nothing more is queued: the round's one connection was taken once.
+            l.accept(ec, std::chrono::steady_clock::now() - 1ms);
+            ASSERT_EQ(ec, std::errc::timed_out) << "round " << round;
+        }
+    });
+}
+
+// A passed deadline accepts what is queued, else fails at once; a deadline
+// that ends a parked accept leaves the next connection to the next accept.
+TEST(AcceptInFlight, DeadlinesPassedAndEndingWhileParked) {
+    weft::run([] {
+        weft::deadline_scope guard{kGuard};
+        tcp_listener l = listen_v4();
+        std::error_code ec;
+        l.accept(ec, std::chrono::steady_clock::now() - 1ms);
+        EXPECT_EQ(ec, std::errc::timed_out);
+        l.accept(ec, 20ms);
+        EXPECT_EQ(ec, std::errc::timed_out);
+        tcp_stream c = tcp_stream::connect(l.local_address(), 10s);
+        tcp_stream s = l.accept(ec, std::chrono::steady_clock::now() - 1ms);  // queued: taken without a wait
+        EXPECT_FALSE(ec) << ec.message();
+        EXPECT_EQ(s.peer_address(), c.local_address());
+    });
+}
+
+// A plain thread closes the listener while four fibers are parked in
+// accept: each ends with EBADF, and the listening socket is gone (a connect
+// is refused) once they have returned.
+TEST(AcceptInFlight, CloseFromAPlainThreadEndsEveryAccept) {
+    weft::run([] {
+        weft::deadline_scope guard{kGuard};
+        tcp_listener l = listen_v4();
+        const address where = l.local_address();
+        std::atomic<int> started{0};
+        int badf = 0;
+        std::vector<weft::fiber_handle> hs;
+        for (int i = 0; i < 4; ++i)
+            hs.push_back(weft::spawn([&] {
+                ++started;
+                std::error_code ec;
+                l.accept(ec, 10s);
+                if (ec == std::errc::bad_file_descriptor) ++badf;
+                else ADD_FAILURE() << "accept ended with " << ec.message();
+            }));
+        for (int i = 0; i < 100 && started < 4; ++i) weft::this_fiber::yield();
+        weft::this_fiber::sleep_for(5ms);  // parked (or in the ring) by now, most likely; either way they end
+        std::thread closer([&] { l.close(); });
+        closer.join();
+        for (auto& h : hs) h.join();
+        EXPECT_EQ(badf, 4);
+        std::error_code ec;
+        tcp_stream::connect(where, ec, 10s);
+        EXPECT_EQ(ec, std::errc::connection_refused) << ec.message();
     });
 }
 
