@@ -14,16 +14,13 @@
 #include "reactor/uring_reactor.hpp"
 
 #include "common/assert.hpp"
-#include "fs/file_io.hpp"
 #include "sched/wait.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -514,94 +511,6 @@ void uring_reactor::cancel_io(int fd) noexcept {
         return;  // the requests end by themselves (data, or the peer's close)
     }
     if (in_wait_ || owner_.load(std::memory_order_relaxed) != std::this_thread::get_id()) wake();
-}
-
-namespace {
-// A write through the ring at the file position (offset -1) that comes back
-// short (RLIMIT_FSIZE, a full disk) leaves the file position where it was
-// (seen on Linux 6.18: two 8 KiB writes with a 12 KiB limit return 8192
-// and 4096, and the position stays at 8192), so the next write would write
-// over those bytes. The position before the write (`before`; -1: the file
-// has none, a tty) puts it where the bytes end, unless the file appends
-// (each write goes to its end anyway). Raw syscalls: no hook in between.
-void settle_position_after_short_write(int fd, long before, int wrote) noexcept {
-    if (before < 0) return;
-    const long fl = ::syscall(SYS_fcntl, fd, F_GETFL, 0);
-    if (fl >= 0 && !(fl & O_APPEND)) ::syscall(SYS_lseek, fd, before + wrote, SEEK_SET);
-}
-}  // namespace
-
-// weft::fs's calls on a fiber of an io_uring worker (see fs/file_io.hpp).
-bool ring_file_call(file_call_args& a) {
-    if (!current_fiber_worker()) return false;
-    reactor* r;
-    try {
-        r = fiber_reactor();
-    } catch (const std::system_error&) {
-        return false;  // no reactor: the offload pool copes (or runs it here)
-    }
-    if (std::strcmp(r->name(), "io_uring") != 0) return false;
-    auto* ur = static_cast<uring_reactor*>(r);
-    constexpr std::size_t max_op = 1u << 30;  // an SQE's length is 32 bits
-    char* p = static_cast<char*>(a.data);
-    for (;;) {
-        const std::size_t left = a.size - a.done;
-        const auto n = static_cast<unsigned>(left < max_op ? left : max_op);
-        const bool at_pos = a.op == file_op::read || a.op == file_op::write_all || a.op == file_op::readv ||
-                            a.op == file_op::writev;
-        const std::uint64_t off = at_pos ? static_cast<std::uint64_t>(-1) : a.offset + a.done;
-        const bool write_at_pos = a.op == file_op::write_all || a.op == file_op::writev;
-        const long before = write_at_pos ? ::syscall(SYS_lseek, a.fd, 0L, SEEK_CUR) : -1;
-        std::size_t asked = n;
-        if (a.op == file_op::writev) {
-            asked = 0;
-            const auto* v = static_cast<const iovec*>(a.data);
-            for (std::size_t i = 0; i < a.size && i < IOV_MAX; ++i) asked += v[i].iov_len;
-        }
-        int res;
-        switch (a.op) {
-            case file_op::read:
-            case file_op::pread: res = ur->file_op(uring_reactor::file_opcode::read, a.fd, p + a.done, n, off); break;
-            case file_op::write_all:
-            case file_op::pwrite_all:
-                res = ur->file_op(uring_reactor::file_opcode::write, a.fd, p + a.done, n, off);
-                break;
-            case file_op::readv:
-            case file_op::writev: {
-                // One call, the iovec count in `size` (the kernel checks it: EINVAL).
-                if (a.size > UINT_MAX) return false;
-                const auto vop = a.op == file_op::readv ? uring_reactor::file_opcode::readv
-                                                        : uring_reactor::file_opcode::writev;
-                res = ur->file_op(vop, a.fd, a.data, static_cast<unsigned>(a.size), off);
-                break;
-            }
-            default: res = ur->file_op(uring_reactor::file_opcode::fsync, a.fd, nullptr, 0, 0); break;
-        }
-        if (res == -EINTR) continue;
-        if ((res == uring_reactor::no_sqe || res == -EINVAL || res == -EOPNOTSUPP) && a.done == 0) {
-            // What the ring cannot do with this file (a directory has no
-            // read_iter, say): the plain syscall says what it is.
-            return false;
-        }
-        if (res == uring_reactor::no_sqe) res = -EAGAIN;
-        if (write_at_pos && res >= 0 && static_cast<std::size_t>(res) < asked)
-            settle_position_after_short_write(a.fd, before, res);
-        if (res < 0) {
-            a.err = -res;
-            return true;
-        }
-        if (a.op == file_op::fsync) return true;
-        if (a.op == file_op::read || a.op == file_op::pread || a.op == file_op::readv || a.op == file_op::writev) {
-            a.done += static_cast<std::size_t>(res);
-            return true;
-        }
-        a.done += static_cast<std::size_t>(res);
-        if (a.done >= a.size) return true;
-        if (res == 0) {
-            a.err = EIO;
-            return true;
-        }
-    }
 }
 
 void uring_reactor::wake() noexcept {
