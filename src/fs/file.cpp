@@ -1,6 +1,7 @@
-// weft::fs::file (see weft/fs.hpp): each call is one job on the offload pool
-// (the whole of a write_all, retries included), so the calling fiber parks
-// and its worker goes on with the others.
+// weft::fs::file (see weft/fs.hpp): on a fiber of an io_uring worker each
+// call is SQEs of the worker's ring (open, close and size too); elsewhere one
+// job on the offload pool (the whole of a write_all, retries included). Either
+// way the calling fiber parks and its worker goes on with the others.
 #include "weft/fs.hpp"
 
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include "fs/file_io.hpp"
 #include "net/stream_io.hpp"  // throw_error, or_throw
 #include "platform/quiet_signal.hpp"
+#include "reactor/poller.hpp"
 #include "weft/offload.hpp"
 
 namespace weft::fs {
@@ -49,6 +51,12 @@ template <class Fn>
 
 void close_now(int fd, std::error_code& ec) {
     int rc = 0;
+    // On an io_uring worker an SQE, after what the hooked close does first.
+    detail::fd_forget(fd);
+    if (const long r = detail::ring_close(fd); r != detail::ring_not_taken) {
+        ec = r == 0 ? std::error_code{} : errno_code(static_cast<int>(-r));
+        return;
+    }
     if (offloaded([&]() noexcept { rc = ::close(fd) == 0 ? 0 : errno; }))
         rc = ::close(fd) == 0 ? 0 : errno;  // no pool: a close seldom blocks, and the fd must go
     // EINTR: the descriptor is gone all the same on Linux.
@@ -76,6 +84,14 @@ file::~file() {
 }
 
 file file::open(const std::string& path, int flags, mode_t mode, std::error_code& ec) {
+    if (const long r = detail::ring_open(path.c_str(), flags, mode); r != detail::ring_not_taken) {
+        if (r < 0) {
+            ec = errno_code(static_cast<int>(-r));
+            return file();
+        }
+        ec.clear();
+        return file(static_cast<int>(r));
+    }
     int fd = -1, err = 0;
     if ((ec = offloaded([&]() noexcept {
              do {
@@ -146,6 +162,14 @@ void file::sync() {
 std::uint64_t file::size(std::error_code& ec) {
     const int fd = fd_;
     if ((ec = check(fd, 0, 0))) return 0;
+    if (const long r = detail::ring_file_size(fd); r != detail::ring_not_taken) {
+        if (r < 0) {
+            ec = errno_code(static_cast<int>(-r));
+            return 0;
+        }
+        ec.clear();
+        return static_cast<std::uint64_t>(r);
+    }
     struct stat st;
     int err = 0;
     if ((ec = offloaded([&]() noexcept { err = ::fstat(fd, &st) == 0 ? 0 : errno; }))) return 0;
@@ -250,5 +274,8 @@ std::size_t file_call(file_op op, int fd, void* data, std::size_t size, std::uin
 #if !defined(WEFT_HAVE_URING)
 namespace weft::detail {
 bool ring_file_call(file_call_args&) { return false; }
+long ring_open(const char*, int, unsigned) noexcept { return ring_not_taken; }
+long ring_close(int) noexcept { return ring_not_taken; }
+long ring_file_size(int) noexcept { return ring_not_taken; }
 }  // namespace weft::detail
 #endif

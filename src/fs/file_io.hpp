@@ -2,6 +2,7 @@
 // pool (file_call_sync, plain syscalls) or the worker's io_uring carries out.
 #pragma once
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <system_error>
@@ -31,6 +32,16 @@ void file_call_sync(file_call_args& a) noexcept;
 // the fiber until they complete. False (nothing done) when the caller is not
 // a fiber on an io_uring worker: the caller offloads it then.
 bool ring_file_call(file_call_args& a);
+
+// open(2) (O_CLOEXEC added), close(2), and the size of fd, each as one SQE
+// of the calling fiber's worker's io_uring (IORING_OP_OPENAT, CLOSE,
+// STATX): the fd, 0 or the size, or -errno; ring_not_taken (nothing done)
+// when the caller is not a fiber on an io_uring worker or the ring cannot
+// do it (a kernel without the opcode, EINVAL): the caller offloads it then.
+constexpr long ring_not_taken = LONG_MIN;
+long ring_open(const char* path, int flags, unsigned mode) noexcept;
+long ring_close(int fd) noexcept;
+long ring_file_size(int fd) noexcept;
 
 // Either way: returns the bytes moved, ec the failure.
 std::size_t file_call(file_op op, int fd, void* data, std::size_t size, std::uint64_t offset,

@@ -16,12 +16,7 @@ namespace {
 
 // Forgets what weft knew of fd before it is closed: every fiber waiting on
 // it, on any worker, wakes with EBADF; the caller then closes it.
-void forget(int fd) noexcept {
-    fd_state* st = fd_table::find(fd);
-    if (!st) return;
-    st->reset(0);
-    fd_detach(fd);
-}
+void forget(int fd) noexcept { fd_forget(fd); }
 
 void copy_state(int from, int to) noexcept {
     const fd_state* src = fd_table::find(from);

@@ -169,6 +169,13 @@ void fd_detach(int fd) noexcept {
     close_locked(fd, *e);
 }
 
+void fd_forget(int fd) noexcept {
+    fd_entry* e = fd_table::find(fd);
+    if (!e) return;
+    e->reset(0);
+    fd_detach(fd);
+}
+
 namespace {
 // close(2) itself: with weft::hook linked, ::close would detach the fd again.
 void close_file(int fd) noexcept {

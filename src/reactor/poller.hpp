@@ -55,6 +55,10 @@ std::error_code fd_wait(int fd, bool write, std::uint32_t ticket, std::int64_t d
 // forgets its registration; the caller then closes fd. Any thread.
 void fd_detach(int fd) noexcept;
 
+// What a close of fd must do first, whoever closes it (the hooked close,
+// weft::fs): forgets the hooks' view of it (flags, timeouts) and detaches it.
+void fd_forget(int fd) noexcept;
+
 // Closes fd through weft: fd_detach, then close(2) — or, while io_uring
 // requests of the ring path are in flight on fd, cancels them and leaves the
 // close to the end of the last one (fd_ring_end). Any thread.

@@ -2,13 +2,13 @@
 // on a fiber of an io_uring worker: SQEs of uring_reactor::file_op, in
 // pieces an SQE can carry (see fs/file_io.hpp).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
-#include <cstring>
 
 #include "fs/file_io.hpp"
 #include "reactor/uring_reactor.hpp"
@@ -17,6 +17,23 @@
 namespace weft::detail {
 
 namespace {
+// The calling fiber's worker's ring; nullptr on a plain thread, an epoll
+// worker, or when the reactor cannot be made (the offload pool copes then,
+// or the call runs where it is).
+uring_reactor* fiber_ring() noexcept {
+    if (!current_fiber_worker()) return nullptr;
+    try {
+        return fiber_reactor()->as_uring();
+    } catch (const std::system_error&) {
+        return nullptr;
+    }
+}
+
+// What a kernel without the opcode (or the ring with no room) answers: the
+// plain call, offloaded, says what it is.
+long meta_result(int res) noexcept {
+    return res == uring_reactor::no_sqe || res == -EINVAL || res == -EOPNOTSUPP ? ring_not_taken : res;
+}
 // A write through the ring at the file position (offset -1) that comes back
 // short (RLIMIT_FSIZE, a full disk) leaves the file position where it was
 // (seen on Linux 6.18: two 8 KiB writes with a 12 KiB limit return 8192
@@ -33,15 +50,8 @@ void settle_position_after_short_write(int fd, long before, int wrote) noexcept 
 
 // weft::fs's calls on a fiber of an io_uring worker (see fs/file_io.hpp).
 bool ring_file_call(file_call_args& a) {
-    if (!current_fiber_worker()) return false;
-    reactor* r;
-    try {
-        r = fiber_reactor();
-    } catch (const std::system_error&) {
-        return false;  // no reactor: the offload pool copes (or runs it here)
-    }
-    if (std::strcmp(r->name(), "io_uring") != 0) return false;
-    auto* ur = static_cast<uring_reactor*>(r);
+    uring_reactor* ur = fiber_ring();
+    if (!ur) return false;
     constexpr std::size_t max_op = 1u << 30;  // an SQE's length is 32 bits
     char* p = static_cast<char*>(a.data);
     for (;;) {
@@ -101,6 +111,37 @@ bool ring_file_call(file_call_args& a) {
             a.err = EIO;
             return true;
         }
+    }
+}
+
+long ring_open(const char* path, int flags, unsigned mode) noexcept {
+    uring_reactor* ur = fiber_ring();
+    if (!ur) return ring_not_taken;
+    for (;;) {
+        const int res = ur->file_op(uring_reactor::file_opcode::openat, -1, const_cast<char*>(path),
+                                    static_cast<unsigned>(flags | O_CLOEXEC), mode);
+        if (res != -EINTR) return meta_result(res);
+    }
+}
+
+long ring_close(int fd) noexcept {
+    uring_reactor* ur = fiber_ring();
+    if (!ur) return ring_not_taken;
+    // EINTR: the descriptor is gone all the same (Linux), as for close(2).
+    const int res = ur->file_op(uring_reactor::file_opcode::close, fd, nullptr, 0, 0);
+    return res == -EINTR ? 0 : meta_result(res);
+}
+
+long ring_file_size(int fd) noexcept {
+    uring_reactor* ur = fiber_ring();
+    if (!ur) return ring_not_taken;
+    struct statx st {};
+    for (;;) {
+        const int res = ur->file_op(uring_reactor::file_opcode::statx, fd, &st, 0, 0);
+        if (res == -EINTR) continue;
+        if (res < 0) return meta_result(res);
+        if (!(st.stx_mask & STATX_SIZE)) return ring_not_taken;
+        return static_cast<long>(st.stx_size);
     }
 }
 

@@ -16,6 +16,7 @@
 #include "common/assert.hpp"
 #include "sched/wait.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -366,6 +367,14 @@ int uring_reactor::file_op(file_opcode op, int fd, void* data, unsigned size, st
             case file_opcode::readv: io_uring_prep_readv(sqe, fd, static_cast<const iovec*>(data), size, offset); break;
             case file_opcode::writev: io_uring_prep_writev(sqe, fd, static_cast<const iovec*>(data), size, offset); break;
             case file_opcode::fsync: io_uring_prep_fsync(sqe, fd, 0); break;
+            case file_opcode::openat:
+                io_uring_prep_openat(sqe, AT_FDCWD, static_cast<const char*>(data), static_cast<int>(size),
+                                     static_cast<mode_t>(offset));
+                break;
+            case file_opcode::close: io_uring_prep_close(sqe, fd); break;
+            case file_opcode::statx:
+                io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH, STATX_SIZE, static_cast<struct statx*>(data));
+                break;
         }
         io_uring_sqe_set_data(sqe, &o);
         // Only this worker's poll, after this fiber parks, can end the wait.

@@ -42,7 +42,10 @@ public:
     // or FSYNC. Parks the fiber until the worker's poll
     // collects the CQE; returns its res (bytes, or -errno). The SQE goes out
     // with the worker's next poll, batched with everything else it submits.
-    enum class file_opcode : std::uint8_t { read, write, readv, writev, fsync };
+    // Also the calls around the data: OPENAT (data: the path, size: the
+    // O_ flags, offset: the mode; relative to the working directory),
+    // CLOSE (fd) and STATX of fd itself (data: a struct statx, STATX_SIZE).
+    enum class file_opcode : std::uint8_t { read, write, readv, writev, fsync, openat, close, statx };
     static constexpr int no_sqe = -(1 << 30);  // file_op, socket_op: no room in the ring, nothing done
     int file_op(file_opcode op, int fd, void* data, unsigned size, std::uint64_t offset);
 
