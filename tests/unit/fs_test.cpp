@@ -243,6 +243,35 @@ TEST(File, PipeReadWaitsForTheWriter) {
     });
 }
 
+// Opening a FIFO for reading waits until a writer opens it: the open parks
+// only its fiber (an SQE of the ring on io_uring, an offload job
+// otherwise), so the writer, a fiber of the same single worker, gets to
+// open it. An open that held the worker would never return.
+TEST(File, OpeningAFifoWaitsForItsWriterWithoutHoldingTheWorker) {
+    temp_dir d;
+    const std::string fifo = d / "fifo";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    weft::runtime rt{{.workers = 1}};
+    rt.run([&] {
+        std::string got;
+        std::error_code rec;
+        auto reader = weft::spawn([&] {
+            file rd = file::open(fifo, O_RDONLY, 0, rec);
+            if (rec) return;
+            char buf[16];
+            while (std::size_t n = rd.read(buf, sizeof buf)) got.append(buf, n);
+            rd.close();
+        });
+        weft::this_fiber::sleep_for(std::chrono::milliseconds(5));  // the reader is most likely in its open
+        file wr = file::open(fifo, O_WRONLY);
+        EXPECT_EQ(wr.write_all("fifo", 4), 4u);
+        wr.close();
+        reader.join();
+        EXPECT_FALSE(rec) << rec.message();
+        EXPECT_EQ(got, "fifo");
+    });
+}
+
 // ---- bad input ---------------------------------------------------------------
 
 TEST(FileErrors, OpenMissingIsENOENT) {
