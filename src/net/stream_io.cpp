@@ -73,15 +73,12 @@ long ring_io(int, bool, void*, std::size_t, deadline, std::error_code&) { return
 // it: the bytes moved (even if the wait was ended early: they are the
 // caller's), -1 with ec, or not_taken when the ring had no room (or, with
 // no_buffers_too, no provided buffer) and the fd is still open.
-// The calling fiber's reactor, or nullptr on a plain thread or when it
-// cannot be made (the caller's readiness path then runs and reports it).
-reactor* fiber_ring_reactor() noexcept {
-    if (!current_fiber_worker()) return nullptr;
-    try {
-        return fiber_reactor();
-    } catch (const std::system_error&) {
-        return nullptr;
-    }
+// What every ring socket request does first: the deadline, cancel and
+// deadline_scope checks, and fd counted in `ring` (false: the readiness
+// path runs; it reports a passed deadline or a cancel by its own rule).
+bool ring_begin(int fd, uring_reactor* ring, deadline d, std::int64_t& dl) {
+    dl = d.steady_ns();
+    return !begin_socket_call(dl) && fd_ring_begin(fd, ring);
 }
 
 long ring_result(int res, bool closed, wait_outcome ended, bool no_buffers_too, std::error_code& ec) {
@@ -106,8 +103,7 @@ long ring_result(int res, bool closed, wait_outcome ended, bool no_buffers_too, 
 
 long ring_io(int fd, bool send, void* data, std::size_t size, deadline d, std::error_code& ec) {
     if (fd < 0 || size == 0) return not_taken;
-    reactor* r = fiber_ring_reactor();
-    uring_reactor* ring = r ? r->as_uring() : nullptr;
+    uring_reactor* ring = fiber_uring();
     if (!ring) return not_taken;
     if (send) {
         // A send usually finds room in the socket buffer: one try first, and
@@ -123,9 +119,8 @@ long ring_io(int fd, bool send, void* data, std::size_t size, deadline d, std::e
             return -1;
         }
     }
-    std::int64_t dl = d.steady_ns();
-    if (begin_socket_call(dl)) return not_taken;
-    if (!fd_ring_begin(fd, r)) return not_taken;
+    std::int64_t dl;
+    if (!ring_begin(fd, ring, d, dl)) return not_taken;
     constexpr std::size_t max_op = 1u << 30;  // an SQE's length is 32 bits
     wait_outcome ended;
     const int res = ring->socket_op(send ? uring_reactor::socket_opcode::send : uring_reactor::socket_opcode::recv,
@@ -172,14 +167,12 @@ long ring_pooled(int, deadline, std::error_code&, std::byte*& block) {
 long ring_pooled(int fd, deadline d, std::error_code& ec, std::byte*& block) {
     block = nullptr;
     if (fd < 0) return not_taken;
-    reactor* r = fiber_ring_reactor();
-    uring_reactor* ring = r ? r->as_uring() : nullptr;
+    uring_reactor* ring = fiber_uring();
     if (!ring || !ring->provide_buffers(&pooled_access::take_block, &pooled_access::give_block,
                                         static_cast<unsigned>(net::pooled_buffer::capacity)))
         return not_taken;
-    std::int64_t dl = d.steady_ns();
-    if (begin_socket_call(dl)) return not_taken;
-    if (!fd_ring_begin(fd, r)) return not_taken;
+    std::int64_t dl;
+    if (!ring_begin(fd, ring, d, dl)) return not_taken;
     wait_outcome ended;
     const int res = ring->recv_provided(fd, dl, ended, block);
     return ring_result(res, fd_ring_end(fd), ended, /*no_buffers_too=*/true, ec);
@@ -195,12 +188,9 @@ long ring_accept(int, deadline, net::address*, socklen_t*, std::error_code&) { r
 #else
 long ring_accept(int fd, deadline d, net::address* from, socklen_t* from_len, std::error_code& ec) {
     if (fd < 0) return not_taken;
-    reactor* r = fiber_ring_reactor();
-    uring_reactor* ring = r ? r->as_uring() : nullptr;
-    if (!ring) return not_taken;
-    std::int64_t dl = d.steady_ns();
-    if (begin_socket_call(dl)) return not_taken;
-    if (!fd_ring_begin(fd, r)) return not_taken;
+    uring_reactor* ring = fiber_uring();
+    std::int64_t dl;
+    if (!ring || !ring_begin(fd, ring, d, dl)) return not_taken;
     wait_outcome ended;
     const int res = ring->accept_op(fd, from ? static_cast<sockaddr*>(from->data()) : nullptr, from ? from_len : nullptr,
                                     dl, ended);

@@ -16,11 +16,7 @@
 
 namespace weft::detail {
 
-namespace {
-// The calling fiber's worker's ring; nullptr on a plain thread, an epoll
-// worker, or when the reactor cannot be made (the offload pool copes then,
-// or the call runs where it is).
-uring_reactor* fiber_ring() noexcept {
+uring_reactor* fiber_uring() noexcept {
     if (!current_fiber_worker()) return nullptr;
     try {
         return fiber_reactor()->as_uring();
@@ -29,11 +25,12 @@ uring_reactor* fiber_ring() noexcept {
     }
 }
 
-// What a kernel without the opcode (or the ring with no room) answers: the
-// plain call, offloaded, says what it is.
-long meta_result(int res) noexcept {
-    return res == uring_reactor::no_sqe || res == -EINVAL || res == -EOPNOTSUPP ? ring_not_taken : res;
-}
+namespace {
+// What the ring cannot do (no room; a kernel without the opcode, a file
+// without read_iter such as a directory): the plain call, offloaded, says
+// what it is.
+bool ring_cannot(int res) noexcept { return res == uring_reactor::no_sqe || res == -EINVAL || res == -EOPNOTSUPP; }
+long meta_result(int res) noexcept { return ring_cannot(res) ? ring_not_taken : res; }
 // A write through the ring at the file position (offset -1) that comes back
 // short (RLIMIT_FSIZE, a full disk) leaves the file position where it was
 // (seen on Linux 6.18: two 8 KiB writes with a 12 KiB limit return 8192
@@ -50,7 +47,7 @@ void settle_position_after_short_write(int fd, long before, int wrote) noexcept 
 
 // weft::fs's calls on a fiber of an io_uring worker (see fs/file_io.hpp).
 bool ring_file_call(file_call_args& a) {
-    uring_reactor* ur = fiber_ring();
+    uring_reactor* ur = fiber_uring();
     if (!ur) return false;
     constexpr std::size_t max_op = 1u << 30;  // an SQE's length is 32 bits
     char* p = static_cast<char*>(a.data);
@@ -88,11 +85,7 @@ bool ring_file_call(file_call_args& a) {
             default: res = ur->file_op(uring_reactor::file_opcode::fsync, a.fd, nullptr, 0, 0); break;
         }
         if (res == -EINTR) continue;
-        if ((res == uring_reactor::no_sqe || res == -EINVAL || res == -EOPNOTSUPP) && a.done == 0) {
-            // What the ring cannot do with this file (a directory has no
-            // read_iter, say): the plain syscall says what it is.
-            return false;
-        }
+        if (ring_cannot(res) && a.done == 0) return false;
         if (res == uring_reactor::no_sqe) res = -EAGAIN;
         if (write_at_pos && res >= 0 && static_cast<std::size_t>(res) < asked)
             settle_position_after_short_write(a.fd, before, res);
@@ -115,7 +108,7 @@ bool ring_file_call(file_call_args& a) {
 }
 
 long ring_open(const char* path, int flags, unsigned mode) noexcept {
-    uring_reactor* ur = fiber_ring();
+    uring_reactor* ur = fiber_uring();
     if (!ur) return ring_not_taken;
     for (;;) {
         const int res = ur->file_op(uring_reactor::file_opcode::openat, -1, const_cast<char*>(path),
@@ -125,7 +118,7 @@ long ring_open(const char* path, int flags, unsigned mode) noexcept {
 }
 
 long ring_close(int fd) noexcept {
-    uring_reactor* ur = fiber_ring();
+    uring_reactor* ur = fiber_uring();
     if (!ur) return ring_not_taken;
     // EINTR: the descriptor is gone all the same (Linux), as for close(2).
     const int res = ur->file_op(uring_reactor::file_opcode::close, fd, nullptr, 0, 0);
@@ -133,7 +126,7 @@ long ring_close(int fd) noexcept {
 }
 
 long ring_file_size(int fd) noexcept {
-    uring_reactor* ur = fiber_ring();
+    uring_reactor* ur = fiber_uring();
     if (!ur) return ring_not_taken;
     struct statx st {};
     for (;;) {

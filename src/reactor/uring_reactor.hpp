@@ -26,6 +26,12 @@
 
 namespace weft::detail {
 
+class uring_reactor;
+// The calling fiber's worker's ring; nullptr on a plain thread, a worker on
+// another backend, or when the reactor cannot be made (the caller's other
+// path then runs and reports it). Defined in uring_file.cpp.
+uring_reactor* fiber_uring() noexcept;
+
 class uring_reactor final : public reactor {
 public:
     uring_reactor();  // throws std::system_error (io_uring_setup's errno: ENOSYS, EPERM, ...)
